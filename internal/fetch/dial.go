@@ -28,15 +28,16 @@ var embeddingPrefixes = []netip.Prefix{
 // dialControl is a net.Dialer Control function: it runs after name
 // resolution and before connect, for every connection including those of
 // redirects, so it sees the address really dialled. It refuses blocked
-// addresses with an error wrapping ErrBlockedAddress.
-func dialControl(network, address string, _ syscall.RawConn) error {
+// addresses with an error wrapping ErrBlockedAddress; the dialer's
+// net.OpError around it names the network and address.
+func dialControl(_, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		// Fail closed: an address we cannot read is not one we can vouch for.
-		return fmt.Errorf("dial %s %s: unparseable address: %w", network, address, ErrBlockedAddress)
+		return fmt.Errorf("unparseable address: %w", ErrBlockedAddress)
 	}
 	if blocked(ap.Addr()) {
-		return fmt.Errorf("dial %s %s: link-local or metadata address: %w", network, address, ErrBlockedAddress)
+		return fmt.Errorf("link-local or metadata address: %w", ErrBlockedAddress)
 	}
 	return nil
 }
