@@ -21,7 +21,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 )
@@ -419,7 +418,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	// Ask for one byte more than allowed: getting it proves the body is
 	// too large without reading further.
-	if int64(len(p)) > b.left+1 {
+	if int64(len(p))-1 > b.left {
 		p = p[:b.left+1]
 	}
 	n, err := b.rc.Read(p)
@@ -431,12 +430,13 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	b.left -= int64(n)
 	switch {
-	case err == nil, err == io.EOF:
-		if err == io.EOF {
-			b.err = io.EOF
-		}
-		return n, err
+	case err == nil:
+		return n, nil
+	case err == io.EOF:
+		b.err = io.EOF
 	case errors.Is(err, io.ErrUnexpectedEOF):
+		// What the transport reports for a body shorter than its
+		// Content-Length or a chunked body cut off mid-stream.
 		b.err = b.client.errorf("%w: %w", ErrTruncated, err)
 	default:
 		b.err = b.client.errorf("read body: %w", err)
@@ -457,8 +457,7 @@ func guardProxy(proxy func(*http.Request) (*url.URL, error)) func(*http.Request)
 		if err != nil || p == nil {
 			return p, err
 		}
-		host := strings.TrimSuffix(strings.TrimPrefix(req.URL.Hostname(), "["), "]")
-		if err := checkHost(host); err != nil {
+		if err := checkHost(req.URL.Hostname()); err != nil {
 			return nil, err
 		}
 		return p, nil

@@ -11,6 +11,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -168,6 +169,42 @@ func TestFetchImages(t *testing.T) {
 	}
 }
 
+func TestFetchTLS(t *testing.T) {
+	data := testImage(t, "jpeg")
+	short := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.Write(data[:len(data)/2])
+	})
+	tests := []struct {
+		name    string
+		http2   bool
+		handler http.Handler
+		wantErr error
+	}{
+		{"http1", false, bodyHandler(data, false, "text/plain"), nil},
+		{"http2", true, bodyHandler(data, false, "text/plain"), nil},
+		{"http2 chunked", true, bodyHandler(data, true, "text/plain"), nil},
+		{"http2 body shorter than declared", true, short, ErrTruncated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(tt.handler)
+			srv.EnableHTTP2 = tt.http2
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			c := newTestClient(t, srv.URL, Options{})
+			c.transport.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+			img, got, _, err := fetchAll(t.Context(), c)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("got error %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && (img.ContentType != "image/jpeg" || !bytes.Equal(got, data)) {
+				t.Errorf("got %s of %d bytes, want image/jpeg of %d bytes", img.ContentType, len(got), len(data))
+			}
+		})
+	}
+}
+
 func TestFetchLimitsAndRedirects(t *testing.T) {
 	data := testImage(t, "png")
 	mux := http.NewServeMux()
@@ -191,6 +228,7 @@ func TestFetchLimitsAndRedirects(t *testing.T) {
 		{"body exactly MaxBytes", "/img", Options{MaxBytes: int64(len(data))}, nil},
 		{"body one byte over MaxBytes", "/img", Options{MaxBytes: int64(len(data)) - 1}, ErrTooLarge},
 		{"MaxBytes below sniff length", "/img", Options{MaxBytes: 100}, ErrTooLarge},
+		{"MaxBytes at its largest", "/img", Options{MaxBytes: math.MaxInt64}, nil},
 		{"redirects up to the default", "/r/5", Options{}, nil},
 		{"one redirect past the default", "/r/6", Options{}, ErrRedirects},
 		{"redirects up to MaxRedirects", "/r/2", Options{MaxRedirects: 2}, nil},
