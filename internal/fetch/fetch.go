@@ -76,7 +76,9 @@ type Options struct {
 	// Zero means DefaultMaxBytes (32 MiB).
 	MaxBytes int64
 	// Timeout bounds a whole request: connection, redirects, headers and
-	// reading the body. Zero means DefaultTimeout (20s).
+	// reading the body. The clock runs until Image.Body is read to the end
+	// or closed, so it covers a caller that streams the body onward (to S3)
+	// as well. Zero means DefaultTimeout (20s).
 	Timeout time.Duration
 	// DialTimeout bounds establishing a TCP connection.
 	// Zero means DefaultDialTimeout (5s).
@@ -104,7 +106,9 @@ type Image struct {
 	// Body streams every byte of the image (the sniffed first bytes
 	// included). A read that would pass MaxBytes returns an error wrapping
 	// ErrTooLarge; a body that ends early returns an error wrapping
-	// ErrTruncated. Close releases the connection.
+	// ErrTruncated; other failures (timeouts, resets) come as they are.
+	// Any error means the image is incomplete. Close releases the
+	// connection.
 	Body io.ReadCloser
 	// Size is the declared length in bytes, or -1 when unknown (chunked).
 	Size int64
