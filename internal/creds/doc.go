@@ -1,0 +1,23 @@
+// Package creds tells which AWS credential mode a workload runs under and what
+// that identity can do in S3.
+//
+// It provides:
+//
+//   - [Mode] and [Detect]: the credential mode (static, node-role, irsa,
+//     pod-identity, ecs, shared-profile, unknown) read from what the SDK
+//     actually resolved — the credentials' Source and the credentials cache's
+//     ProviderSources — not guessed from environment variables;
+//   - [Resolve]: an [Identity] (mode, source, masked access key id, role and
+//     caller ARN, account, expiry) retrieved through the config's credentials
+//     cache, with sts:GetCallerIdentity as a best-effort extra;
+//   - [Reason]: a small fixed set of failure reasons for a metrics label;
+//   - [ParseModes] and [Require]: REQUIRE_CREDENTIAL_MODE, which stops a silent
+//     fall back to the node role when IRSA or Pod Identity is misconfigured;
+//   - [Watcher]: per-cycle credential checks that log changes and export
+//     uploader_aws_credentials_info and uploader_aws_credential_refreshes_total;
+//   - [Check]: a non-destructive least-privilege probe of a bucket (PutObject
+//     must be allowed; GetObject, ListBucket and DeleteObject must be denied)
+//     with a [Report], its exit code, and uploader_least_privilege_ok.
+//
+// Nothing here logs, exports or returns a secret access key or session token.
+package creds

@@ -1,0 +1,215 @@
+package creds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+)
+
+// Identity describes the AWS identity the workload runs as. It holds no secret:
+// the access key id is masked, and the secret key and session token are never
+// copied in.
+type Identity struct {
+	Mode        Mode   // how the credentials were obtained
+	Source      string // aws.Credentials.Source, e.g. "WebIdentityCredentials"
+	AccessKeyID string // masked: "AKIA…MPLE", or "****" and the last 4 for short ids
+	RoleARN     string // the IAM role, where known: AWS_ROLE_ARN for irsa, else from the caller ARN
+	CallerARN   string // sts:GetCallerIdentity Arn
+	Account     string // sts:GetCallerIdentity Account, or the account the provider reported
+	// CallerUnavailable is "unavailable: <short reason>" when
+	// sts:GetCallerIdentity could not be asked or failed (S3-compatible stores
+	// such as MinIO do not implement it), empty otherwise.
+	CallerUnavailable string
+	Expires           time.Time // when the credentials expire (after the SDK's expiry window), if CanExpire
+	CanExpire         bool      // the credentials are temporary
+}
+
+// Options change how [Resolve] and [Watcher] ask for the caller identity.
+type Options struct {
+	// CallerTimeout bounds sts:GetCallerIdentity; zero means 5s.
+	CallerTimeout time.Duration
+	// SkipCaller skips sts:GetCallerIdentity (CallerUnavailable then says so).
+	SkipCaller bool
+}
+
+func (o Options) callerTimeout() time.Duration {
+	if o.CallerTimeout <= 0 {
+		return 5 * time.Second
+	}
+	return o.CallerTimeout
+}
+
+// Resolve retrieves credentials through cfg.Credentials — the SDK's cache, so
+// refresh keeps working for every client built from cfg — and describes them.
+// The caller identity is asked of STS built from the same cfg (so
+// AWS_ENDPOINT_URL_STS applies) with a short timeout, best effort: a failure is
+// recorded in CallerUnavailable, not returned. A retrieval failure returns an
+// *[Error] with the mode the SDK was trying; the Identity then still carries
+// that mode.
+func Resolve(ctx context.Context, cfg aws.Config, opts Options) (Identity, error) {
+	id, _, err := retrieve(ctx, cfg.Credentials)
+	if err != nil {
+		return id, err
+	}
+	lookupCaller(ctx, cfg, opts, &id)
+	return id, nil
+}
+
+// retrieve gets credentials from p and describes them without the caller
+// identity. It returns a hash-ready access key id for change detection; the
+// raw id never leaves this package.
+func retrieve(ctx context.Context, p aws.CredentialsProvider) (Identity, string, error) {
+	if p == nil {
+		return Identity{Mode: ModeUnknown}, "", &Error{Mode: ModeUnknown, Reason: ReasonNotFound,
+			Err: errors.New("no credentials provider configured")}
+	}
+	c, err := p.Retrieve(ctx)
+	id := Identity{Mode: Detect(p, c.Source), Source: c.Source}
+	if err != nil {
+		return id, "", &Error{Mode: id.Mode, Source: c.Source, Reason: classify(err), Err: err}
+	}
+	if !c.HasKeys() {
+		// aws.AnonymousCredentials and the like: nothing to sign with.
+		return id, "", &Error{Mode: id.Mode, Source: c.Source, Reason: ReasonNotFound,
+			Err: errors.New("provider returned no access key")}
+	}
+	id.AccessKeyID = MaskKeyID(c.AccessKeyID)
+	id.Account = c.AccountID
+	id.CanExpire = c.CanExpire
+	if c.CanExpire {
+		id.Expires = c.Expires
+	}
+	if id.Mode == ModeIRSA {
+		id.RoleARN = os.Getenv(envRoleARN)
+	}
+	return id, c.AccessKeyID, nil
+}
+
+// lookupCaller fills the caller fields of id from sts:GetCallerIdentity.
+func lookupCaller(ctx context.Context, cfg aws.Config, opts Options, id *Identity) {
+	if opts.SkipCaller {
+		id.CallerUnavailable = "unavailable: skipped"
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.callerTimeout())
+	defer cancel()
+	client := sts.NewFromConfig(cfg, func(o *sts.Options) { o.RetryMaxAttempts = 1 })
+	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		id.CallerUnavailable = "unavailable: " + shortReason(err)
+		return
+	}
+	id.CallerARN = aws.ToString(out.Arn)
+	if a := aws.ToString(out.Account); a != "" {
+		id.Account = a
+	}
+	if id.RoleARN == "" {
+		id.RoleARN = RoleARN(id.CallerARN)
+	}
+}
+
+// shortReason is a one-phrase account of a failed STS call: an error code or
+// an HTTP status, never a response body.
+func shortReason(err error) string {
+	var api smithy.APIError
+	var status interface{ HTTPStatusCode() int }
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.As(err, &api) && api.ErrorCode() != "":
+		if errors.As(err, &status) {
+			return fmt.Sprintf("%s (http %d)", api.ErrorCode(), status.HTTPStatusCode())
+		}
+		return api.ErrorCode()
+	case errors.As(err, &status):
+		return fmt.Sprintf("http %d", status.HTTPStatusCode())
+	}
+	return strings.ReplaceAll(classify(err), "_", " ")
+}
+
+// RoleARN returns the IAM role ARN behind an STS assumed-role ARN
+// (arn:aws:sts::111122223333:assumed-role/name/session becomes
+// arn:aws:iam::111122223333:role/name), or "" for any other ARN. A role path
+// is not part of an assumed-role ARN, so it is lost.
+func RoleARN(callerARN string) string {
+	a, err := arn.Parse(callerARN)
+	if err != nil || a.Service != "sts" {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(a.Resource, "assumed-role/")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	if name == "" {
+		return ""
+	}
+	return arn.ARN{Partition: a.Partition, Service: "iam", AccountID: a.AccountID, Resource: "role/" + name}.String()
+}
+
+// MaskKeyID masks an access key id for logs: the first 4 and last 4
+// characters of a long id ("AKIA…MPLE"), "****" and the last 4 of a shorter
+// one, "****" when there are 8 characters or fewer.
+func MaskKeyID(id string) string {
+	switch {
+	case id == "":
+		return ""
+	case len(id) >= 16:
+		return id[:4] + "…" + id[len(id)-4:]
+	case len(id) > 8:
+		return "****" + id[len(id)-4:]
+	}
+	return "****"
+}
+
+// LogValue implements slog.LogValuer: mode, source, masked access key id,
+// role and caller ARN, account, expiry, and why the caller is unknown. Never
+// key material.
+func (id Identity) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("mode", string(id.Mode)),
+		slog.String("source", id.Source),
+		slog.String("access_key_id", id.AccessKeyID),
+		slog.String("role_arn", id.RoleARN),
+		slog.String("caller_arn", id.CallerARN),
+		slog.String("account", id.Account),
+	}
+	if id.CanExpire {
+		attrs = append(attrs, slog.Time("expires", id.Expires))
+	}
+	if id.CallerUnavailable != "" {
+		attrs = append(attrs, slog.String("caller", id.CallerUnavailable))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// Warnings returns the weaknesses of the identity's mode, for logs and
+// `uploader check`: long-lived keys, a role shared by every pod on the node,
+// or a source this package cannot place.
+func (id Identity) Warnings() []string {
+	switch id.Mode {
+	case ModeStatic:
+		return []string{"static access keys: a long-lived secret in the pod spec or environment; prefer IRSA or EKS Pod Identity"}
+	case ModeNodeRole:
+		return []string{
+			"node role: every pod on the node shares these permissions; prefer IRSA or EKS Pod Identity",
+			imdsHint,
+		}
+	case ModeSharedProfile:
+		if strings.HasPrefix(id.Source, sourceSharedConfig) {
+			return []string{"shared profile with static access keys: a long-lived secret in a mounted file; prefer IRSA or EKS Pod Identity"}
+		}
+	case ModeUnknown:
+		return []string{fmt.Sprintf("unknown credential mode (source %q): cannot tell where the credentials come from", id.Source)}
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+package creds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/smithy-go"
+)
+
+// Reasons a credential error is classified under (see [Reason]). The set is
+// fixed so it can label a metric.
+const (
+	ReasonNotFound            = "not_found"            // nothing configured, no instance role, missing token file
+	ReasonExpired             = "expired"              // an expired token or credentials
+	ReasonDenied              = "denied"               // the credential service refused (403, AccessDenied)
+	ReasonIMDSUnreachable     = "imds_unreachable"     // instance metadata did not answer (hop limit, network)
+	ReasonEndpointUnreachable = "endpoint_unreachable" // STS or the container endpoint did not answer
+	ReasonInvalid             = "invalid"              // malformed token, unknown key, bad signature
+	ReasonOther               = "other"                // anything else
+)
+
+// Reasons lists every reason [Reason] can return for a non-nil error, to
+// initialise metric labels to zero.
+var Reasons = []string{ReasonNotFound, ReasonExpired, ReasonDenied, ReasonIMDSUnreachable, ReasonEndpointUnreachable, ReasonInvalid, ReasonOther}
+
+// imdsHint names the usual cause of IMDS failures from a pod.
+const imdsHint = "IMDSv2 from a container needs the instance metadata hop limit set to 2 (HttpPutResponseHopLimit)"
+
+// Error is a failure to retrieve credentials, with the mode the SDK was trying.
+type Error struct {
+	Mode   Mode   // the mode of the provider that failed
+	Source string // the provider's source name, when known
+	Reason string // one of Reasons
+	Err    error  // the SDK's error
+}
+
+// Error returns a message naming the mode, the SDK's error and a hint.
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "retrieve aws credentials (mode %s", e.Mode)
+	if e.Source != "" {
+		fmt.Fprintf(&b, ", source %s", e.Source)
+	}
+	fmt.Fprintf(&b, "): %v", e.Err)
+	if h := hint(e.Mode, e.Reason); h != "" {
+		b.WriteString(": " + h)
+	}
+	return b.String()
+}
+
+// Unwrap returns the SDK's error.
+func (e *Error) Unwrap() error { return e.Err }
+
+func hint(m Mode, reason string) string {
+	switch {
+	case m == ModeNodeRole && reason == ReasonNotFound:
+		return "no credentials configured (no keys, no IRSA or Pod Identity) and no instance role available"
+	case m == ModeNodeRole:
+		return imdsHint
+	case m == ModeIRSA:
+		return "check AWS_ROLE_ARN, the projected token file and the role's trust policy for this service account"
+	case m == ModePodIdentity:
+		return "check the Pod Identity association and that the eks-pod-identity-agent runs on the node"
+	case reason == ReasonNotFound:
+		return "no credentials configured"
+	}
+	return ""
+}
+
+// Reason classifies a credential error into one of [Reasons]; it returns ""
+// for nil.
+func Reason(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Reason != "" {
+		return e.Reason
+	}
+	return classify(err)
+}
+
+func classify(err error) string {
+	var op *smithy.OperationError
+	imdsErr := errors.As(err, &op) && op.ServiceID == imds.ServiceID
+	var status interface{ HTTPStatusCode() int }
+	hasStatus := errors.As(err, &status)
+	var empty *credentials.StaticCredentialsEmptyError
+	var api smithy.APIError
+	var netErr net.Error
+	var canceled *aws.RequestCanceledError
+	switch {
+	case errors.As(err, &empty), errors.Is(err, os.ErrNotExist):
+		return ReasonNotFound
+	case tokenFileUnreadable(err):
+		return ReasonNotFound
+	case imdsErr && strings.Contains(err.Error(), "access disabled to EC2 IMDS"):
+		return ReasonNotFound
+	case imdsErr && hasStatus && status.HTTPStatusCode() == 404:
+		return ReasonNotFound
+	case imdsErr:
+		return ReasonIMDSUnreachable
+	case errors.As(err, &api):
+		if r := codeReason(api.ErrorCode()); r != "" {
+			return r
+		}
+	}
+	switch {
+	case hasStatus && (status.HTTPStatusCode() == 401 || status.HTTPStatusCode() == 403):
+		return ReasonDenied
+	case hasStatus && status.HTTPStatusCode() == 404:
+		return ReasonNotFound
+	case errors.As(err, &netErr), errors.As(err, &canceled),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return ReasonEndpointUnreachable
+	}
+	return ReasonOther
+}
+
+// codeReason maps AWS error codes (STS, S3, the container endpoint) to reasons.
+func codeReason(code string) string {
+	switch code {
+	case "ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired":
+		return ReasonExpired
+	case "AccessDenied", "AccessDeniedException", "Forbidden", "UnauthorizedOperation", "IDPRejectedClaim",
+		"AllAccessDisabled":
+		return ReasonDenied
+	case "InvalidIdentityToken", "InvalidClientTokenId", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+		"IncompleteSignature", "MissingAuthenticationToken", "UnrecognizedClientException", "InvalidToken",
+		"ValidationError":
+		return ReasonInvalid
+	case "IDPCommunicationError", "ServiceUnavailable":
+		return ReasonEndpointUnreachable
+	}
+	return ""
+}
+
+// tokenFileUnreadable recognises the SDK's failures to read a projected token
+// file (IRSA, Pod Identity): both providers format the os error with %v, so
+// errors.Is(err, fs.ErrNotExist) cannot see it.
+func tokenFileUnreadable(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "failed to retrieve jwt from provide source") ||
+		strings.Contains(msg, "failed to read authorization token from")
+}
