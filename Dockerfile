@@ -26,12 +26,16 @@ RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/uploa
 
 FROM deps AS build-standin
 ARG VERSION=dev
-RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/standin ./cmd/standin
+RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/standin ./cmd/standin && \
+    mkdir -p /out/tokens/irsa /out/tokens/pod-identity
 
 # Development stand-ins for IMDSv2, an OIDC issuer and the EKS Pod Identity
 # Agent; never deployed to a cluster.
 FROM ${RUNTIME_IMAGE} AS standin
 COPY --from=build-standin /out/standin /standin
+# Token directories the stand-ins write to, owned by the runtime user so a
+# compose volume mounted there is writable (docker copies the ownership).
+COPY --from=build-standin --chown=65532:65532 /out/tokens /tokens
 USER 65532:65532
 ENTRYPOINT ["/standin"]
 
