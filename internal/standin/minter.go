@@ -58,8 +58,9 @@ type MinterOptions struct {
 // Minter mints temporary credentials for one MinIO user with STS AssumeRole,
 // so they carry exactly that user's permissions.
 type Minter struct {
-	client *sts.Client
-	opts   MinterOptions
+	endpoint string
+	client   *sts.Client
+	opts     MinterOptions
 
 	revoked atomic.Bool
 	minted  atomic.Int64
@@ -94,7 +95,7 @@ func NewMinter(endpoint, accessKey, secretKey string, opts MinterOptions) *Minte
 		// Bounded: one retry at most, the caller is a stand-in answering a client.
 		RetryMaxAttempts: 2,
 	})
-	return &Minter{client: client, opts: opts}
+	return &Minter{endpoint: endpoint, client: client, opts: opts}
 }
 
 // Mint returns fresh credentials from MinIO's AssumeRole. While revoked it
@@ -129,6 +130,9 @@ func (m *Minter) Mint(ctx context.Context) (Credentials, error) {
 	m.minted.Add(1)
 	return c, nil
 }
+
+// Endpoint returns the MinIO endpoint the Minter asks.
+func (m *Minter) Endpoint() string { return m.endpoint }
 
 // Minted returns how many credentials Mint has obtained from MinIO.
 func (m *Minter) Minted() int64 { return m.minted.Load() }
