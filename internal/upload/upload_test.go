@@ -1,0 +1,240 @@
+package upload
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+var _ API = (*s3.Client)(nil)
+
+// testOptions use the smallest part S3 allows, so 12 MiB makes three parts.
+var testOptions = Options{PartSize: MinPartSize}
+
+const (
+	small = 200 << 10
+	large = 12 << 20
+)
+
+func TestUpload(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name          string
+		client        *s3.Client
+		size          int
+		known         bool
+		wantMultipart bool
+	}{
+		// https: the SDK streams a known size in one PutObject with a trailing CRC32.
+		{"https known small", e.https, small, true, false},
+		{"https known large", e.https, large, true, false},
+		{"https unknown small", e.https, small, false, false},
+		{"https unknown large", e.https, large, false, true},
+		// http: no checksum over an unseekable stream, so buffered parts.
+		{"http known small", e.http, small, true, false},
+		{"http known large", e.http, large, true, true},
+		{"http unknown small", e.http, small, false, false},
+		{"http unknown large", e.http, large, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := New(tt.client, e.bucket, testOptions)
+			data := randomBytes(tt.size)
+			key := Keys{Host: "test"}.Next("png")
+			size := int64(-1)
+			if tt.known {
+				size = int64(len(data))
+			}
+			res, err := u.Upload(context.Background(), key, onlyReader{bytes.NewReader(data)}, size, "image/png")
+			if err != nil {
+				t.Fatalf("upload: got %v, want nil", err)
+			}
+			if res.Bytes != int64(len(data)) {
+				t.Errorf("got Result.Bytes %d, want %d", res.Bytes, len(data))
+			}
+			if res.ETag == "" {
+				t.Errorf("got empty ETag, want one")
+			}
+			if got := strings.Contains(res.ETag, "-"); got != tt.wantMultipart {
+				t.Errorf("got ETag %s (multipart %v), want multipart %v", res.ETag, got, tt.wantMultipart)
+			}
+			if res.ChecksumCRC32 == "" {
+				t.Errorf("got no CRC32 in result, want one")
+			}
+			got, ct := e.get(t, key)
+			if !bytes.Equal(got, data) {
+				t.Errorf("got %d stored bytes differing from the %d given", len(got), len(data))
+			}
+			if ct != "image/png" {
+				t.Errorf("got Content-Type %q, want %q", ct, "image/png")
+			}
+			head, err := e.root.HeadObject(context.Background(), &s3.HeadObjectInput{
+				Bucket: &e.bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled,
+			})
+			if err != nil {
+				t.Fatalf("head: %v", err)
+			}
+			if aws.ToString(head.ChecksumCRC32) == "" {
+				t.Errorf("got no stored CRC32 checksum, want one")
+			}
+		})
+	}
+}
+
+func TestUploadExists(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name   string
+		client *s3.Client
+		size   int
+		known  bool
+	}{
+		{"https known", e.https, small, true},
+		{"http known large", e.http, large, true},
+		{"http unknown small", e.http, small, false},
+		{"http unknown large", e.http, large, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := New(tt.client, e.bucket, testOptions)
+			key := Keys{Host: "test"}.Next("jpg")
+			first := randomBytes(tt.size)
+			if _, err := u.Upload(context.Background(), key, bytes.NewReader(first), int64(len(first)), "image/jpeg"); err != nil {
+				t.Fatalf("first upload: %v", err)
+			}
+			second := bytes.Repeat([]byte{'x'}, tt.size)
+			size := int64(-1)
+			if tt.known {
+				size = int64(len(second))
+			}
+			_, err := u.Upload(context.Background(), key, onlyReader{bytes.NewReader(second)}, size, "image/gif")
+			if !errors.Is(err, ErrExists) {
+				t.Fatalf("second upload: got %v, want ErrExists", err)
+			}
+			if want := "s3://" + e.bucket + "/" + key; !strings.Contains(err.Error(), want) {
+				t.Errorf("got error %q, want it to name %s", err, want)
+			}
+			got, ct := e.get(t, key)
+			if !bytes.Equal(got, first) || ct != "image/jpeg" {
+				t.Errorf("got %d bytes of %s, want the first object intact (%d bytes of image/jpeg)", len(got), ct, len(first))
+			}
+			if ups := e.uploads(t, key); len(ups) != 0 {
+				t.Errorf("got multipart uploads %q, want none", ups)
+			}
+		})
+	}
+}
+
+var errBroken = errors.New("broken body")
+
+func TestUploadBodyError(t *testing.T) {
+	e0 := newEnv(t)
+	tests := []struct {
+		name    string
+		https   bool
+		size    int
+		failAt  int64
+		known   bool
+		noParts bool // fails before a multipart upload starts
+	}{
+		{"https known", true, large, 3 << 20, true, true},
+		{"http known", false, large, 7 << 20, true, false},
+		{"http unknown before first part", false, large, 1 << 20, false, true},
+		{"http unknown after first part", false, large, 7 << 20, false, false},
+		{"https unknown after first part", true, large, 11 << 20, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := e0.withBucket(t)
+			client := e.http
+			if tt.https {
+				client = e.https
+			}
+			u := New(client, e.bucket, testOptions)
+			key := Keys{Host: "test"}.Next("jpg")
+			body := &brokenReader{
+				r:   bytes.NewReader(randomBytes(tt.size)),
+				n:   tt.failAt,
+				err: fmt.Errorf("%w: %w", errBroken, io.ErrUnexpectedEOF),
+			}
+			size := int64(-1)
+			if tt.known {
+				size = int64(tt.size)
+			}
+			_, err := u.Upload(context.Background(), key, body, size, "image/jpeg")
+			if !errors.Is(err, errBroken) || !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("got %v, want an error wrapping the body's error", err)
+			}
+			if errors.Is(err, ErrExists) {
+				t.Errorf("got %v, want not ErrExists", err)
+			}
+			e.assertNothingLeft(t, key)
+		})
+	}
+}
+
+func TestUploadCancel(t *testing.T) {
+	e0 := newEnv(t)
+	tests := []struct {
+		name  string
+		https bool
+		known bool
+		after int64
+	}{
+		{"https known", true, true, 2 << 20},
+		{"http known", false, true, 6 << 20},
+		{"http unknown", false, false, 6 << 20},
+		{"https unknown", true, false, 6 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := e0.withBucket(t)
+			client := e.http
+			if tt.https {
+				client = e.https
+			}
+			u := New(client, e.bucket, testOptions)
+			key := Keys{Host: "test"}.Next("jpg")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			body := &slowReader{r: bytes.NewReader(randomBytes(large)), after: tt.after, onAfter: cancel}
+			size := int64(-1)
+			if tt.known {
+				size = large
+			}
+			start := time.Now()
+			_, err := u.Upload(ctx, key, body, size, "image/jpeg")
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("got %v, want an error wrapping context.Canceled", err)
+			}
+			t.Logf("returned after %s: %v", time.Since(start).Round(time.Millisecond), err)
+			e.assertNothingLeft(t, key)
+		})
+	}
+}
+
+// TestMultipartListingSeesUploads guards the "no multipart upload left"
+// checks: they must be able to see one that is left.
+func TestMultipartListingSeesUploads(t *testing.T) {
+	e := newEnv(t)
+	key := "left/behind.jpg"
+	out, err := e.root.CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{Bucket: &e.bucket, Key: &key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = e.root.AbortMultipartUpload(context.Background(), &s3.AbortMultipartUploadInput{Bucket: &e.bucket, Key: &key, UploadId: out.UploadId})
+	})
+	if got := e.uploads(t, key); len(got) != 1 {
+		t.Errorf("got multipart uploads %q, want 1", got)
+	}
+}
