@@ -23,7 +23,8 @@ func BenchmarkUpload(b *testing.B) {
 	}{
 		{"200KiB/known/https", e.https, 200 << 10, true},
 		{"200KiB/known/http", e.http, 200 << 10, true},
-		{"64MiB/known/https", e.https, 64 << 20, true},
+		{"16MiB/known/https", e.https, 16 << 20, true},
+		{"64MiB/known/http-nochecksum", e.httpStream, 64 << 20, true},
 		{"64MiB/known/http", e.http, 64 << 20, true},
 		{"64MiB/unknown/http", e.http, 64 << 20, false},
 		{"64MiB/unknown/https", e.https, 64 << 20, false},
@@ -58,9 +59,9 @@ func BenchmarkUploadMemory(b *testing.B) {
 		client *s3.Client
 		known  bool
 	}{
-		{"known/https", e.https, true},  // one streaming PutObject
-		{"known/http", e.http, true},    // buffered parts
-		{"unknown/http", e.http, false}, // buffered parts
+		{"known/http-nochecksum", e.httpStream, true}, // one streaming PutObject
+		{"known/http", e.http, true},                  // buffered parts
+		{"unknown/http", e.http, false},               // buffered parts
 	}
 	for _, tt := range tests {
 		b.Run(tt.name, func(b *testing.B) {

@@ -27,7 +27,10 @@ type env struct {
 	bucket string
 	root   *s3.Client // miniotest's root client, for checks
 	http   *s3.Client // NewClient, http endpoint
-	https  *s3.Client // NewClient, https endpoint (proxy)
+	// httpStream is http with request checksums turned off, the only way
+	// the SDK streams an unseekable body over plain http.
+	httpStream *s3.Client
+	https      *s3.Client // NewClient, https endpoint (proxy)
 }
 
 func newEnv(t testing.TB) *env {
@@ -47,6 +50,9 @@ func newEnv(t testing.TB) *env {
 
 	e.http = e.client(srv.Endpoint, nil)
 	e.https = e.client(proxy.URL, proxy.Client())
+	e.httpStream = s3.New(e.http.Options(), func(o *s3.Options) {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	})
 	return e
 }
 

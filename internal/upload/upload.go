@@ -38,6 +38,7 @@ const (
 	DefaultPartSize     = 8 << 20
 	DefaultConcurrency  = 2
 	DefaultAbortTimeout = 30 * time.Second
+	DefaultMaxPutSize   = 5 << 30 // S3's limit for one PutObject
 	// MinPartSize is the smallest part S3 accepts (except the last one).
 	MinPartSize = 5 << 20
 )
@@ -56,6 +57,12 @@ type Options struct {
 	// fresh context so that a cancelled upload is still cleaned up. Zero means
 	// DefaultAbortTimeout (30s).
 	AbortTimeout time.Duration
+	// MaxPutSize is the largest known-size body sent as one streaming
+	// PutObject; larger ones go multipart. Zero means DefaultMaxPutSize
+	// (5 GiB). The SDK sends a known-size stream over https as a single
+	// aws-chunked chunk, which S3 takes but MinIO refuses above 16 MiB
+	// ("chunk too big"): set 16 MiB for MinIO over TLS.
+	MaxPutSize int64
 }
 
 // Uploader writes streams to one bucket. It is safe for concurrent use.
@@ -65,7 +72,8 @@ type Uploader struct {
 	tm     *transfermanager.Client
 	// stream is whether a known-size body can go as one unbuffered PutObject
 	// with the SDK's checksum intact (see doc.go).
-	stream bool
+	stream     bool
+	maxPutSize int64
 }
 
 // Result describes a stored object.
@@ -88,6 +96,9 @@ func New(client API, bucket string, opts Options) *Uploader {
 	if opts.AbortTimeout <= 0 {
 		opts.AbortTimeout = DefaultAbortTimeout
 	}
+	if opts.MaxPutSize <= 0 {
+		opts.MaxPutSize = DefaultMaxPutSize
+	}
 	tm := transfermanager.New(tmClient{client}, func(o *transfermanager.Options) {
 		o.PartSizeBytes = opts.PartSize
 		// One part read before deciding single vs multipart, not the SDK's two.
@@ -95,7 +106,7 @@ func New(client API, bucket string, opts Options) *Uploader {
 		o.Concurrency = opts.Concurrency
 		o.FailTimeout = opts.AbortTimeout
 	})
-	return &Uploader{client: client, bucket: bucket, tm: tm, stream: canStream(client)}
+	return &Uploader{client: client, bucket: bucket, tm: tm, stream: canStream(client), maxPutSize: opts.MaxPutSize}
 }
 
 // Upload stores body under key with the given content type. size is the
@@ -110,7 +121,7 @@ func (u *Uploader) Upload(ctx context.Context, key string, body io.Reader, size 
 		err error
 		op  = "put"
 	)
-	if size >= 0 && u.stream {
+	if size >= 0 && size <= u.maxPutSize && u.stream {
 		res, err = u.put(ctx, key, r, size, contentType)
 	} else {
 		op = "multipart upload"

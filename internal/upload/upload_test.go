@@ -17,8 +17,9 @@ import (
 
 var _ API = (*s3.Client)(nil)
 
-// testOptions use the smallest part S3 allows, so 12 MiB makes three parts.
-var testOptions = Options{PartSize: MinPartSize}
+// testOptions use the smallest part S3 allows, so 12 MiB makes three parts,
+// and the largest single put MinIO over TLS takes.
+var testOptions = Options{PartSize: MinPartSize, MaxPutSize: 16 << 20}
 
 const (
 	small = 200 << 10
@@ -44,6 +45,9 @@ func TestUpload(t *testing.T) {
 		{"http known large", e.http, large, true, true},
 		{"http unknown small", e.http, small, false, false},
 		{"http unknown large", e.http, large, false, true},
+		{"https known above MaxPutSize", e.https, 17 << 20, true, true},
+		// Checksums off: streamed over http too, and nothing stored to check.
+		{"http no checksum known large", e.httpStream, large, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,8 +71,9 @@ func TestUpload(t *testing.T) {
 			if got := strings.Contains(res.ETag, "-"); got != tt.wantMultipart {
 				t.Errorf("got ETag %s (multipart %v), want multipart %v", res.ETag, got, tt.wantMultipart)
 			}
-			if res.ChecksumCRC32 == "" {
-				t.Errorf("got no CRC32 in result, want one")
+			wantChecksum := tt.client != e.httpStream
+			if got := res.ChecksumCRC32 != ""; got != wantChecksum {
+				t.Errorf("got CRC32 %q in result, want one: %v", res.ChecksumCRC32, wantChecksum)
 			}
 			got, ct := e.get(t, key)
 			if !bytes.Equal(got, data) {
@@ -83,8 +88,8 @@ func TestUpload(t *testing.T) {
 			if err != nil {
 				t.Fatalf("head: %v", err)
 			}
-			if aws.ToString(head.ChecksumCRC32) == "" {
-				t.Errorf("got no stored CRC32 checksum, want one")
+			if got := aws.ToString(head.ChecksumCRC32) != ""; got != wantChecksum {
+				t.Errorf("got stored CRC32 %q, want one: %v", aws.ToString(head.ChecksumCRC32), wantChecksum)
 			}
 		})
 	}
