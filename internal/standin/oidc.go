@@ -163,14 +163,22 @@ type NameUID struct {
 // Sign returns a token for sa with the given audience, valid for lifetime
 // from now. While revoked it is signed by a key the JWKS does not hold.
 func (i *Issuer) Sign(sa ServiceAccount, audience string, lifetime time.Duration) (string, error) {
+	token, _, err := i.sign(sa, audience, lifetime)
+	return token, err
+}
+
+// sign is Sign, also returning the token's expiry: the exp claim counts whole
+// seconds, so a token ends up to a second before now+lifetime.
+func (i *Issuer) sign(sa ServiceAccount, audience string, lifetime time.Duration) (string, time.Time, error) {
 	sa = sa.withDefaults()
 	now := i.opts.Now()
+	exp := now.Add(lifetime).Truncate(time.Second)
 	claims := Claims{
 		Claims: jwt.Claims{
 			Issuer:    i.url,
 			Subject:   sa.Subject(),
 			Audience:  jwt.Audience{audience},
-			Expiry:    jwt.NewNumericDate(now.Add(lifetime)),
+			Expiry:    jwt.NewNumericDate(exp),
 			NotBefore: jwt.NewNumericDate(now),
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        uuid(),
@@ -183,22 +191,23 @@ func (i *Issuer) Sign(sa ServiceAccount, audience string, lifetime time.Duration
 	}
 	signer, err := i.signer()
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	token, err := jwt.Signed(signer).Claims(claims).Serialize()
 	if err != nil {
-		return "", fmt.Errorf("sign token: %w", err)
+		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
 	}
 	i.signed.Add(1)
-	return token, nil
+	return token, exp, nil
 }
 
 // TokenFunc returns a TokenFunc signing tokens for sa and audience that live
-// for lifetime, for a TokenWriter.
+// for lifetime, for a TokenWriter. It reports the lifetime the token really
+// has, exp being in whole seconds.
 func (i *Issuer) TokenFunc(sa ServiceAccount, audience string, lifetime time.Duration) TokenFunc {
 	return func() (string, time.Duration, error) {
-		t, err := i.Sign(sa, audience, lifetime)
-		return t, lifetime, err
+		t, exp, err := i.sign(sa, audience, lifetime)
+		return t, exp.Sub(i.opts.Now()), err
 	}
 }
 
@@ -240,8 +249,9 @@ func (i *Issuer) signer() (jose.Signer, error) {
 
 // MinIORoleARN returns the role ARN MinIO derives for an OpenID provider
 // configured with MINIO_IDENTITY_OPENID_ROLE_POLICY: the resource id is the
-// base64url SHA-1 of the client id, the region MinIO's (us-east-1 by default).
-// MinIO also prints it at start ("IAM Roles: ..."); see FindRoleARN.
+// base64url SHA-1 of the client id, the region MinIO's configured one (none by
+// default: arn:minio:iam:::role/...). MinIO prints it at start ("IAM Roles:
+// ...", not with --quiet; see FindRoleARN) and `mc idp openid ls` lists it.
 func MinIORoleARN(clientID, region string) string {
 	sum := sha1.Sum([]byte(clientID))
 	return "arn:minio:iam:" + region + "::role/" + base64.RawURLEncoding.EncodeToString(sum[:])

@@ -46,9 +46,10 @@ type StackOptions struct {
 	TokenLifetime time.Duration
 	// ServiceAccount the tokens are for. Zero: default/uploader.
 	ServiceAccount ServiceAccount
-	// Region of MinIO, in its role ARN. Zero: us-east-1.
-	Region string
-	// RoleARN is the IRSA role ARN. Zero: MinIORoleARN(AudienceSTS, Region).
+	// MinIORegion is the region configured in MinIO (MINIO_SITE_REGION),
+	// part of its role ARN. Zero: none, MinIO's default.
+	MinIORegion string
+	// RoleARN is the IRSA role ARN. Zero: MinIORoleARN(AudienceSTS, MinIORegion).
 	RoleARN string
 	// MinIOEndpoint is MinIO's URL, the STS endpoint of IRSA clients. Zero:
 	// taken from the Minter given to UseMinter.
@@ -98,11 +99,8 @@ func StartStack(opts StackOptions) (*Stack, error) {
 	if opts.TokenLifetime <= 0 {
 		opts.TokenLifetime = time.Hour
 	}
-	if opts.Region == "" {
-		opts.Region = "us-east-1"
-	}
 	if opts.RoleARN == "" {
-		opts.RoleARN = MinIORoleARN(AudienceSTS, opts.Region)
+		opts.RoleARN = MinIORoleARN(AudienceSTS, opts.MinIORegion)
 	}
 	if opts.IRSATokenFile == "" {
 		opts.IRSATokenFile = filepath.Join(opts.TokenDir, "eks.amazonaws.com", "serviceaccount", "token")

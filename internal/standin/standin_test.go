@@ -217,10 +217,10 @@ func getJSON(t *testing.T, url string, v any) {
 }
 
 func TestMinIORoleARN(t *testing.T) {
-	// The value MinIO printed for client id sts.amazonaws.com (IAM Roles: ...).
-	got := MinIORoleARN(AudienceSTS, "us-east-1")
-	if !strings.HasPrefix(got, "arn:minio:iam:us-east-1::role/") {
-		t.Errorf("MinIORoleARN: got %q, want an arn:minio:iam:us-east-1::role/ ARN", got)
+	// What `mc idp openid ls` showed for client id sts.amazonaws.com.
+	got, want := MinIORoleARN(AudienceSTS, ""), "arn:minio:iam:::role/oxnUw3DAuQF1uggjXGxI2AmW8IA"
+	if got != want {
+		t.Errorf("MinIORoleARN: got %q, want %q", got, want)
 	}
 	log := "API: http://127.0.0.1:9000\nIAM Roles: \x1b[1m" + got + "\x1b[22m\n"
 	if arn, ok := FindRoleARN(log); !ok || arn != got {
