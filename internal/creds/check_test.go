@@ -1,0 +1,255 @@
+package creds
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/eks-least-privilege/uploader/internal/miniotest"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+var _ probeAPI = (*s3.Client)(nil)
+
+// fakeS3 answers each probe with the configured error (nil: allowed).
+type fakeS3 struct {
+	put, get, list, del error
+	keys                []string // keys passed to each call, in order
+}
+
+func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	f.keys = append(f.keys, "put "+*in.Key+" if-none-match "+*in.IfNoneMatch)
+	return &s3.PutObjectOutput{}, f.put
+}
+
+func (f *fakeS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	f.keys = append(f.keys, "get "+*in.Key)
+	if f.get != nil {
+		return nil, f.get
+	}
+	return &s3.GetObjectOutput{Body: io.NopCloser(strings.NewReader("x"))}, nil
+}
+
+func (f *fakeS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	f.keys = append(f.keys, "list "+*in.Prefix)
+	return &s3.ListObjectsV2Output{}, f.list
+}
+
+func (f *fakeS3) DeleteObject(_ context.Context, in *s3.DeleteObjectInput, _ ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
+	f.keys = append(f.keys, "delete "+*in.Key)
+	return &s3.DeleteObjectOutput{}, f.del
+}
+
+func TestCheckOutcomes(t *testing.T) {
+	denied := &smithy.GenericAPIError{Code: "AccessDenied", Message: "Access Denied."}
+	network := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	tests := []struct {
+		name      string
+		fake      fakeS3
+		want      []Outcome // put, get, list, delete
+		wantVerd  Verdict
+		wantExit  int
+		wantErr   bool
+		wantLeft  bool
+		wantCalls []string
+	}{
+		{
+			name: "least privilege", fake: fakeS3{get: denied, list: denied, del: denied},
+			want: []Outcome{Allowed, Denied, Denied, Denied}, wantVerd: LeastPrivilege, wantExit: 0, wantLeft: true,
+			wantCalls: []string{
+				"put images/.least-privilege-check/0102030405060708.txt if-none-match *",
+				"get images/.least-privilege-check/0102030405060708.txt",
+				"list images/",
+				"delete images/.least-privilege-check/absent-0102030405060708",
+			},
+		},
+		{
+			name: "root", fake: fakeS3{},
+			want: []Outcome{Allowed, Allowed, Allowed, Allowed}, wantVerd: OverPrivileged, wantExit: 3,
+			wantCalls: []string{
+				"put images/.least-privilege-check/0102030405060708.txt if-none-match *",
+				"get images/.least-privilege-check/0102030405060708.txt",
+				"list images/",
+				"delete images/.least-privilege-check/absent-0102030405060708",
+				"delete images/.least-privilege-check/0102030405060708.txt",
+			},
+		},
+		{
+			name: "read only", fake: fakeS3{put: denied, del: denied},
+			want: []Outcome{Denied, NotProbed, Allowed, Denied}, wantVerd: PutDenied, wantExit: 4,
+		},
+		{
+			name: "bare 403 is denied", fake: fakeS3{put: denied, list: &smithyhttpStatus{403}, del: denied},
+			want: []Outcome{Denied, NotProbed, Denied, Denied}, wantVerd: PutDenied, wantExit: 4,
+		},
+		{
+			name: "invalid key is an error, not a denial", fake: fakeS3{put: &smithy.GenericAPIError{Code: "InvalidAccessKeyId"}, list: denied, del: denied},
+			want: []Outcome{Errored, NotProbed, Denied, Denied}, wantVerd: LeastPrivilege, wantExit: 1, wantErr: true,
+		},
+		{
+			name: "list unreachable", fake: fakeS3{get: denied, list: network, del: denied},
+			want: []Outcome{Allowed, Denied, Errored, Denied}, wantVerd: LeastPrivilege, wantExit: 1, wantErr: true, wantLeft: true,
+		},
+		{
+			name: "over-privileged despite an error", fake: fakeS3{list: network, del: denied},
+			want: []Outcome{Allowed, Allowed, Errored, Denied}, wantVerd: OverPrivileged, wantExit: 3, wantErr: true, wantLeft: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Check(context.Background(), &tt.fake, "b", "images/", CheckOptions{Rand: bytes.NewReader([]byte{1, 2, 3, 4, 5, 6, 7, 8})})
+			if (err != nil) != tt.wantErr {
+				t.Errorf("error: got %v, want error %v", err, tt.wantErr)
+			}
+			var got []Outcome
+			for _, row := range r.Rows {
+				got = append(got, row.Observed)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("outcomes: got %q, want %q", got, tt.want)
+			}
+			if r.Verdict() != tt.wantVerd || r.ExitCode() != tt.wantExit {
+				t.Errorf("verdict: got %v (exit %d), want %v (exit %d)", r.Verdict(), r.ExitCode(), tt.wantVerd, tt.wantExit)
+			}
+			if r.LeftObject != tt.wantLeft {
+				t.Errorf("left object: got %v, want %v", r.LeftObject, tt.wantLeft)
+			}
+			if tt.wantCalls != nil && !slices.Equal(tt.fake.keys, tt.wantCalls) {
+				t.Errorf("calls: got %q, want %q", tt.fake.keys, tt.wantCalls)
+			}
+		})
+	}
+}
+
+// smithyhttpStatus is an error with only an HTTP status, as S3 gives for
+// responses without an error body.
+type smithyhttpStatus struct{ code int }
+
+func (e *smithyhttpStatus) Error() string       { return "http status" }
+func (e *smithyhttpStatus) HTTPStatusCode() int { return e.code }
+
+func TestWriteTable(t *testing.T) {
+	r := Report{Bucket: "b", Key: "p/.least-privilege-check/x.txt", LeftObject: true, Rows: []Row{
+		{Action: ActionPutObject, Expected: Allowed, Observed: Allowed},
+		{Action: ActionGetObject, Expected: Denied, Observed: Allowed},
+		{Action: ActionListBucket, Expected: Denied, Observed: Denied, Detail: "AccessDenied"},
+		{Action: ActionDeleteObject, Expected: Denied, Observed: Denied, Detail: "AccessDenied"},
+	}}
+	var b strings.Builder
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := `ACTION           EXPECTED  OBSERVED  VERDICT          DETAIL
+s3:PutObject     allowed   allowed   ok               
+s3:GetObject     denied    allowed   OVER-PRIVILEGED  
+s3:ListBucket    denied    denied    ok               AccessDenied
+s3:DeleteObject  denied    denied    ok               AccessDenied
+verdict: over-privileged (exit 3)
+note: check object s3://b/p/.least-privilege-check/x.txt stays in the bucket (DeleteObject is denied)
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestCheckMetric(t *testing.T) {
+	ok := Report{Rows: []Row{{Action: ActionPutObject, Expected: Allowed, Observed: Allowed}}}
+	over := Report{Rows: []Row{{Action: ActionPutObject, Expected: Allowed, Observed: Allowed}, {Action: ActionGetObject, Expected: Denied, Observed: Allowed}}}
+	tests := []struct {
+		name string
+		r    Report
+		err  error
+		want float64
+	}{
+		{"ok", ok, nil, 1},
+		{"over-privileged", over, nil, 0},
+		{"error", ok, errors.New("x"), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := NewCheckMetric(prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Set(tt.r, tt.err)
+			if got := testutil.ToFloat64(m.ok); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckMinIO(t *testing.T) {
+	miniotest.IsolateAWSEnv(t)
+	srv := miniotest.Start(t)
+	bucket := srv.Bucket(t)
+
+	putKey, putSecret := srv.PutOnlyUser(t, bucket, "putonly")
+	noneKey, noneSecret := "nopolicy"+miniotest.RandomHex(4), miniotest.RandomHex(16)
+	srv.Admin(t, "admin", "user", "add", "t", noneKey, noneSecret)
+	readKey, readSecret := "readonly"+miniotest.RandomHex(4), miniotest.RandomHex(16)
+	srv.Admin(t, "admin", "user", "add", "t", readKey, readSecret)
+	// MinIO's built-in readonly lacks s3:ListBucket; this one has it.
+	readPolicy := writeFile(t, "read.json", `{"Version":"2012-10-17","Statement":[`+
+		`{"Effect":"Allow","Action":["s3:ListBucket"],"Resource":["arn:aws:s3:::`+bucket+`"]},`+
+		`{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::`+bucket+`/*"]}]}`)
+	srv.Admin(t, "admin", "policy", "create", "t", "readlist", readPolicy)
+	srv.Admin(t, "admin", "policy", "attach", "t", "readlist", "--user", readKey)
+	// MinIO can answer before its IAM data has the binding: read it back.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(srv.Admin(t, "admin", "user", "info", "t", readKey), "readlist") {
+		if time.Now().After(deadline) {
+			t.Fatalf("user %s not bound to readlist after 30s", readKey)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	tests := []struct {
+		name     string
+		client   *s3.Client
+		want     []Outcome
+		wantExit int
+		wantLeft bool
+	}{
+		{name: "root", client: srv.Client(t), want: []Outcome{Allowed, Allowed, Allowed, Allowed}, wantExit: 3},
+		{name: "put only", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(putKey, putSecret, "")),
+			want: []Outcome{Allowed, Denied, Denied, Denied}, wantExit: 0, wantLeft: true},
+		{name: "no policy", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(noneKey, noneSecret, "")),
+			want: []Outcome{Denied, NotProbed, Denied, Denied}, wantExit: 4},
+		{name: "read only", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(readKey, readSecret, "")),
+			want: []Outcome{Denied, NotProbed, Allowed, Denied}, wantExit: 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Check(context.Background(), tt.client, bucket, "images/", CheckOptions{})
+			if err != nil {
+				t.Fatalf("check: %v", err)
+			}
+			var got []Outcome
+			for _, row := range r.Rows {
+				got = append(got, row.Observed)
+			}
+			var table strings.Builder
+			_ = r.WriteTable(&table)
+			if !slices.Equal(got, tt.want) || r.ExitCode() != tt.wantExit {
+				t.Errorf("got %q exit %d, want %q exit %d\n%s", got, r.ExitCode(), tt.want, tt.wantExit, table.String())
+			}
+			if r.LeftObject != tt.wantLeft {
+				t.Errorf("left object: got %v, want %v", r.LeftObject, tt.wantLeft)
+			}
+			if keys := srv.Keys(t, bucket); tt.wantLeft != slices.Contains(keys, r.Key) {
+				t.Errorf("keys in bucket: got %q, want check object %q present %v", keys, r.Key, tt.wantLeft)
+			}
+		})
+	}
+}
