@@ -94,14 +94,16 @@ common=(
 failed=()
 for mode in static node-role irsa pod-identity; do
   case $mode in
-    static) mode_env=(AWS_ACCESS_KEY_ID="$user" AWS_SECRET_ACCESS_KEY="$secret" AWS_EC2_METADATA_DISABLED=true) ;;
-    node-role) mapfile -t mode_env < <(standin_env AWS_EC2_METADATA_DISABLED AWS_EC2_METADATA_SERVICE_ENDPOINT) ;;
+    static) mode_env=(AWS_ACCESS_KEY_ID="$user" AWS_SECRET_ACCESS_KEY="$secret" AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL_STS="$endpoint") ;;
+    node-role)
+      mapfile -t mode_env < <(standin_env AWS_EC2_METADATA_DISABLED AWS_EC2_METADATA_SERVICE_ENDPOINT)
+      mode_env+=(AWS_ENDPOINT_URL_STS="$endpoint") ;;
     irsa)
       mapfile -t mode_env < <(standin_env AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_SESSION_NAME AWS_ENDPOINT_URL_STS)
       mode_env+=(AWS_EC2_METADATA_DISABLED=true) ;;
     pod-identity)
       mapfile -t mode_env < <(standin_env AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)
-      mode_env+=(AWS_EC2_METADATA_DISABLED=true) ;;
+      mode_env+=(AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL_STS="$endpoint") ;;
   esac
   run_env=("${common[@]}" "${mode_env[@]}" S3_KEY_PREFIX="$mode/" REQUIRE_CREDENTIAL_MODE="$mode")
   echo

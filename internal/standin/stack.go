@@ -202,8 +202,31 @@ func (s *Stack) MinIOEnv(rolePolicy string) []string {
 
 // Env returns the AWS_* variables ("KEY=value") that point the SDK's default
 // credential chain at the stand-in for mode: "node-role" (ServiceIMDS),
-// "irsa" (ServiceOIDC) or "pod-identity". They carry no secret.
+// "irsa" (ServiceOIDC) or "pod-identity". They carry no secret. Every mode
+// gets AWS_ENDPOINT_URL_STS when the MinIO endpoint is known, so that no STS
+// call (GetCallerIdentity included) leaves the machine.
 func (s *Stack) Env(mode string) ([]string, error) {
+	env, err := s.env(mode)
+	if err != nil || mode == "irsa" || mode == ServiceOIDC {
+		return env, err
+	}
+	if endpoint := s.stsEndpoint(); endpoint != "" {
+		env = append(env, "AWS_ENDPOINT_URL_STS="+endpoint)
+	}
+	return env, nil
+}
+
+func (s *Stack) stsEndpoint() string {
+	if s.opts.MinIOEndpoint != "" {
+		return s.opts.MinIOEndpoint
+	}
+	if m := s.minter.Load(); m != nil {
+		return m.Endpoint()
+	}
+	return ""
+}
+
+func (s *Stack) env(mode string) ([]string, error) {
 	switch mode {
 	case "node-role", ServiceIMDS:
 		if s.IMDS == nil {
@@ -217,10 +240,7 @@ func (s *Stack) Env(mode string) ([]string, error) {
 		if s.IRSAToken == nil {
 			return nil, errors.New("stand-in env: oidc is not served")
 		}
-		endpoint := s.opts.MinIOEndpoint
-		if m := s.minter.Load(); endpoint == "" && m != nil {
-			endpoint = m.Endpoint()
-		}
+		endpoint := s.stsEndpoint()
 		if endpoint == "" {
 			return nil, errors.New("stand-in env: irsa needs the MinIO endpoint (MinIOEndpoint or UseMinter)")
 		}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eks-least-privilege/uploader/internal/miniotest"
+	"github.com/eks-least-privilege/uploader/internal/standin"
+)
+
+// modesFixture is a MinIO server trusting the stand-ins' OIDC issuer, with a
+// bucket and a put-only user whose credentials the stand-ins serve.
+type modesFixture struct {
+	srv          *miniotest.Server
+	stack        *standin.Stack
+	minter       *standin.Minter
+	bucket       string
+	user, secret string
+}
+
+func setupModes(t *testing.T, sopts standin.StackOptions, mopts standin.MinterOptions) modesFixture {
+	t.Helper()
+	miniotest.IsolateAWSEnv(t)
+	if miniotest.Binary() == "" || miniotest.MCBinary() == "" {
+		miniotest.Unavailable(t, "credential mode tests need minio and mc on PATH or in $GOPATH/bin: go install "+
+			miniotest.MinIOModule+" "+miniotest.MCModule)
+	}
+	sopts.TokenDir = t.TempDir()
+	stack, err := standin.StartStack(sopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stack.Close(ctx); err != nil {
+			t.Errorf("close stand-ins: %v", err)
+		}
+	})
+	// The issuer is up before MinIO, which reads its discovery document at start.
+	srv := miniotest.StartWith(t, miniotest.Options{Env: stack.MinIOEnv("putonly")})
+	bucket := srv.Bucket(t)
+	user, secret := srv.PutOnlyUser(t, bucket, "putonly")
+	m := standin.NewMinter(srv.Endpoint, user, secret, mopts)
+	stack.UseMinter(m)
+	return modesFixture{srv: srv, stack: stack, minter: m, bucket: bucket, user: user, secret: secret}
+}
+
+// setEnv isolates the AWS environment and sets the uploader's configuration
+// for credential mode (static-legacy: the AWS_ACCESS_KEY/AWS_SECRET_KEY names)
+// with keys under prefix.
+func (f modesFixture) setEnv(t *testing.T, mode, prefix string) {
+	t.Helper()
+	miniotest.IsolateAWSEnv(t)
+	var env []string
+	switch mode {
+	case "static":
+		env = []string{"AWS_ACCESS_KEY_ID=" + f.user, "AWS_SECRET_ACCESS_KEY=" + f.secret}
+	case "static-legacy":
+		env = []string{"AWS_ACCESS_KEY=" + f.user, "AWS_SECRET_KEY=" + f.secret}
+	case "root":
+		env = []string{"AWS_ACCESS_KEY_ID=" + f.srv.RootUser, "AWS_SECRET_ACCESS_KEY=" + f.srv.RootPassword}
+	default:
+		var err error
+		if env, err = f.stack.Env(mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	required := strings.TrimSuffix(mode, "-legacy")
+	if mode == "root" {
+		required = "static"
+	}
+	if !strings.HasPrefix(mode, "irsa") {
+		// GetCallerIdentity too stays on loopback (MinIO answers it with an error).
+		env = append(env, "AWS_ENDPOINT_URL_STS="+f.srv.Endpoint)
+	}
+	env = append(env,
+		"S3_BUCKET_NAME="+f.bucket,
+		"S3_KEY_PREFIX="+prefix,
+		"AWS_REGION="+miniotest.Region,
+		"AWS_ENDPOINT_URL_S3="+f.srv.Endpoint,
+		"S3_USE_PATH_STYLE=true",
+		"IMAGE_SOURCE_URL=builtin:",
+		"UPLOAD_INTERVAL=200ms",
+		"UPLOAD_COUNT=3",
+		"METRICS_ADDR=127.0.0.1:0",
+		"REQUIRE_CREDENTIAL_MODE="+required,
+	)
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
+// keysUnder returns the bucket's keys that start with prefix.
+func (f modesFixture) keysUnder(t *testing.T, prefix string) []string {
+	t.Helper()
+	var keys []string
+	for _, k := range f.srv.Keys(t, f.bucket) {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// modesBuffer collects the output of a run that goes on while it is read.
+type modesBuffer struct {
+	mu sync.Mutex // guards b
+	b  strings.Builder
+}
+
+func (b *modesBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *modesBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func runFor(t *testing.T, limit time.Duration, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	var out modesBuffer
+	err := run(ctx, args, &out)
+	return out.String(), err
+}
+
+func TestCredentialModesEndToEnd(t *testing.T) {
+	f := setupModes(t, standin.StackOptions{}, standin.MinterOptions{})
+	for _, mode := range []string{"static", "static-legacy", "node-role", "irsa", "pod-identity"} {
+		t.Run(mode, func(t *testing.T) {
+			prefix := mode + "/"
+			wantMode := strings.TrimSuffix(mode, "-legacy")
+			f.setEnv(t, mode, prefix)
+
+			out, err := runFor(t, time.Minute)
+			if err != nil {
+				t.Fatalf("run: got %v, want nil\n%s", err, out)
+			}
+			if want := `"mode":"` + wantMode + `"`; !strings.Contains(out, want) {
+				t.Errorf("log: got no %s in\n%s", want, out)
+			}
+			if got := len(f.keysUnder(t, prefix)); got != 3 {
+				t.Errorf("objects under %s: got %d, want 3", prefix, got)
+			}
+
+			out, err = runFor(t, time.Minute, "check")
+			if err != nil {
+				t.Errorf("check: got %v, want nil (least privilege)\n%s", err, out)
+			}
+			if got := checkField(out, "credential mode:"); got != wantMode {
+				t.Errorf("check credential mode: got %q, want %q\n%s", got, wantMode, out)
+			}
+			for _, secret := range []string{f.secret, f.srv.RootPassword} {
+				if strings.Contains(out, secret) {
+					t.Errorf("check output contains a secret key")
+				}
+			}
+		})
+	}
+}
+
+func TestCheckReportsOverPrivilege(t *testing.T) {
+	f := setupModes(t, standin.StackOptions{Services: []string{standin.ServiceIMDS}}, standin.MinterOptions{})
+	f.setEnv(t, "root", "root/")
+	out, err := runFor(t, time.Minute, "check")
+	if err == nil {
+		t.Fatalf("check with root credentials: got nil error, want over-privilege reported\n%s", out)
+	}
+	if got := exitCode(err); got == 0 {
+		t.Errorf("exit code: got %d, want non-zero", got)
+	}
+	if strings.Contains(out, f.srv.RootPassword) {
+		t.Errorf("check output contains the root secret key")
+	}
+}
+
+// TestRotationKeepsUploading runs the uploader while credentials are
+// refreshed every few seconds: advertised for 2s by IMDS and Pod Identity, and
+// for IRSA a 4s token, rewritten at 80% of its life as the kubelet does, to
+// which MinIO ties the credentials.
+func TestRotationKeepsUploading(t *testing.T) {
+	if testing.Short() {
+		t.Skip("rotation runs for seconds")
+	}
+	f := setupModes(t, standin.StackOptions{TokenLifetime: 4 * time.Second}, standin.MinterOptions{Advertise: 2 * time.Second})
+	for _, mode := range []string{"node-role", "irsa", "pod-identity"} {
+		t.Run(mode, func(t *testing.T) {
+			prefix := "rotation-" + mode + "/"
+			f.setEnv(t, mode, prefix)
+			t.Setenv("UPLOAD_INTERVAL", "250ms")
+			t.Setenv("UPLOAD_COUNT", "28")
+			minted, signed := f.minter.Minted(), f.stack.Issuer.Signed()
+
+			out, err := runFor(t, time.Minute)
+			if err != nil {
+				t.Fatalf("run: got %v, want nil\n%s", err, out)
+			}
+			if n := strings.Count(out, `"cycle failed"`); n > 0 {
+				t.Errorf("failed cycles: got %d, want 0\n%s", n, out)
+			}
+			if got := len(f.keysUnder(t, prefix)); got != 28 {
+				t.Errorf("objects: got %d, want 28", got)
+			}
+			refreshes := f.minter.Minted() - minted
+			if mode == "irsa" {
+				refreshes = f.stack.Issuer.Signed() - signed
+			}
+			if refreshes < 3 {
+				t.Errorf("credential refreshes in 7s: got %d, want at least 3", refreshes)
+			}
+		})
+	}
+}
+
+// TestRevocationCountsFailuresAndRecovers withdraws the Pod Identity
+// credentials while the uploader runs, then gives them back.
+func TestRevocationCountsFailuresAndRecovers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("revocation runs for seconds")
+	}
+	f := setupModes(t, standin.StackOptions{Services: []string{standin.ServicePodIdentity}}, standin.MinterOptions{Advertise: 2 * time.Second})
+	f.setEnv(t, "pod-identity", "revocation/")
+	t.Setenv("UPLOAD_COUNT", "0")
+	t.Setenv("UPLOAD_MAX_CONSECUTIVE_FAILURES", "1000")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var out modesBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, &out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("run did not return 30s after cancel")
+		}
+	})
+	uploaded := func() int { return strings.Count(out.String(), `"object uploaded"`) }
+	failed := func() int { return strings.Count(out.String(), `"cycle failed"`) }
+	waitUntil(t, 30*time.Second, "a first upload", func() bool { return uploaded() > 0 })
+
+	f.minter.Revoke()
+	waitUntil(t, 30*time.Second, "failed cycles", func() bool { return failed() >= 2 })
+	if s := out.String(); !strings.Contains(s, "InvalidAccessKeyId") && !strings.Contains(s, "denied") {
+		t.Errorf("failure log: got no clear reason (InvalidAccessKeyId or access denied) in\n%s", s)
+	}
+
+	before := uploaded()
+	f.minter.Restore()
+	waitUntil(t, 30*time.Second, "uploads to resume", func() bool { return uploaded() >= before+2 })
+}
+
+// checkField returns the value after label in `uploader check` output.
+func checkField(out, label string) string {
+	for line := range strings.Lines(out) {
+		if v, ok := strings.CutPrefix(line, label); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
