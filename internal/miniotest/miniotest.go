@@ -157,6 +157,19 @@ func startProcess(t testing.TB, bin string, opts Options) *Server {
 	if err := waitReady(s.Endpoint, done, 60*time.Second); err != nil {
 		t.Fatalf("minio at %s: %v\n%s", s.Endpoint, err, s.Log.String())
 	}
+	// MinIO reports ready before it serves S3 calls (503
+	// XMinioServerNotInitialized): wait until a real call answers.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, err := s.Client(t).ListBuckets(context.Background(), &s3.ListBucketsInput{})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("minio at %s: S3 not serving after 60s: %v\n%s", s.Endpoint, err, s.Log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	return s
 }
 

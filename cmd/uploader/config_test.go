@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// setEnv sets the environment of a test: base plus overrides, every config
+// variable not named left unset.
+func setEnv(t *testing.T, vars map[string]string) {
+	t.Helper()
+	for _, name := range configVars() {
+		t.Setenv(name, "") // restored at cleanup
+		os.Unsetenv(name)
+	}
+	for k, v := range vars {
+		t.Setenv(k, v)
+	}
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	setEnv(t, map[string]string{"S3_BUCKET_NAME": "my-bucket", "AWS_REGION": "eu-west-1"})
+	cfg, err := loadConfig()
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if got, want := cfg.Interval, 30*time.Second; got != want {
+		t.Errorf("Interval: got %s, want %s", got, want)
+	}
+	if got, want := cfg.MaxImageBytes, int64(32<<20); got != want {
+		t.Errorf("MaxImageBytes: got %d, want %d", got, want)
+	}
+	if got, want := cfg.MaxFailures, 5; got != want {
+		t.Errorf("MaxFailures: got %d, want %d", got, want)
+	}
+	if got, want := cfg.MetricsAddr, ":9090"; got != want {
+		t.Errorf("MetricsAddr: got %q, want %q", got, want)
+	}
+	if cfg.ShutdownTimeout >= 30*time.Second {
+		t.Errorf("ShutdownTimeout: got %s, want below Kubernetes' 30s grace", cfg.ShutdownTimeout)
+	}
+}
+
+func TestLoadConfigDefaultRegion(t *testing.T) {
+	setEnv(t, map[string]string{"S3_BUCKET_NAME": "my-bucket", "AWS_DEFAULT_REGION": "eu-west-1"})
+	if _, err := loadConfig(); err != nil {
+		t.Fatalf("AWS_DEFAULT_REGION alone: got %v, want no error", err)
+	}
+}
+
+func TestLoadConfigListsEveryProblem(t *testing.T) {
+	setEnv(t, map[string]string{
+		"UPLOAD_INTERVAL":                 "0s",
+		"UPLOAD_COUNT":                    "many",
+		"MAX_IMAGE_BYTES":                 "0",
+		"UPLOAD_MAX_CONSECUTIVE_FAILURES": "0",
+		"LOG_FORMAT":                      "xml",
+		"LOG_LEVEL":                       "loud",
+		"LEAST_PRIVILEGE_CHECK":           "maybe",
+		"IMAGE_SOURCE_URL":                "ftp://user:hunter2@example.com/x",
+		"S3_KEY_PREFIX":                   "/a b",
+		"FETCH_TIMEOUT":                   "soon",
+	})
+	_, err := loadConfig()
+	if err == nil {
+		t.Fatal("got no error, want one per bad variable")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"S3_BUCKET_NAME: required",
+		"AWS_REGION: required",
+		`UPLOAD_INTERVAL: must be >= 100ms, got "0s"`,
+		`UPLOAD_COUNT: cannot parse "many"`,
+		"MAX_IMAGE_BYTES: must be >= 1",
+		"UPLOAD_MAX_CONSECUTIVE_FAILURES: must be >= 1",
+		`LOG_FORMAT: must be json or text, got "xml"`,
+		`LOG_LEVEL: must be debug, info, warn or error, got "loud"`,
+		`LEAST_PRIVILEGE_CHECK: must be off, warn or enforce, got "maybe"`,
+		"IMAGE_SOURCE_URL: must be an http(s) URL or builtin:",
+		"S3_KEY_PREFIX: must not start with /",
+		`FETCH_TIMEOUT: cannot parse "soon"`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q; got:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "hunter2") {
+		t.Errorf("error reveals the source URL's password:\n%s", msg)
+	}
+}
+
+func TestUsageListsEveryVariable(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"help"}, &out); err != nil {
+		t.Fatalf("help: %v", err)
+	}
+	for _, name := range configVars() {
+		if !strings.Contains(out.String(), name) {
+			t.Errorf("help lacks %s", name)
+		}
+	}
+	if !strings.Contains(out.String(), "30s") {
+		t.Errorf("help lacks the defaults:\n%s", out.String())
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"uplaod"}, &out)
+	if err == nil || !strings.Contains(err.Error(), `unknown command "uplaod"`) {
+		t.Fatalf("got %v, want unknown command error", err)
+	}
+}
+
+func TestLoadConfigReportsEachVariableOnce(t *testing.T) {
+	setEnv(t, map[string]string{"AWS_REGION": "eu-west-1", "UPLOAD_INTERVAL": "x"})
+	_, err := loadConfig()
+	if err == nil {
+		t.Fatal("got no error, want S3_BUCKET_NAME and UPLOAD_INTERVAL problems")
+	}
+	for _, name := range []string{"S3_BUCKET_NAME:", "UPLOAD_INTERVAL:"} {
+		if got := strings.Count(err.Error(), name); got != 1 {
+			t.Errorf("%s reported %d times, want once:\n%s", name, got, err)
+		}
+	}
+}

@@ -1,0 +1,316 @@
+// Command uploader fetches a random image every UPLOAD_INTERVAL, checks that it
+// really is an image within limits, and streams it into an S3 bucket through
+// the AWS SDK's default credential chain, reporting which credential mode
+// (static keys, node role, IRSA, Pod Identity, ...) is in use and whether it
+// grants least privilege. It runs forever (a Deployment) or until UPLOAD_COUNT
+// uploads are done (a Job). `uploader help` lists its configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/fetch"
+	"github.com/eks-least-privilege/uploader/internal/upload"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "uploader: %v\n", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitError carries a process exit code other than 1.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return 1
+}
+
+// run is the program: it reads the configuration, builds every dependency and
+// runs the command named by args. Only main exits.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	cmd := ""
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return nil
+	case "version", "--version":
+		fmt.Fprintln(stdout, version)
+		return nil
+	case "healthcheck":
+		addr := os.Getenv("METRICS_ADDR")
+		if addr == "" {
+			addr = ":9090"
+		}
+		return healthcheck(ctx, addr)
+	case "", "check":
+	default:
+		usage(stdout)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+
+	cfg, err := loadConfig()
+	if err != nil {
+		return fmt.Errorf("invalid configuration (see uploader help):\n%w", err)
+	}
+	logger := newLogger(cfg, stdout)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS configuration: %w", err)
+	}
+	s3Client := upload.NewClient(awsCfg, upload.ClientOptions{UsePathStyle: cfg.UsePathStyle})
+	if cmd == "check" {
+		return runCheck(ctx, cfg, awsCfg, s3Client, stdout)
+	}
+	return runDaemon(ctx, cfg, awsCfg, s3Client, logger)
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(cfg.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("must be debug, info, warn or error, got %q", s)
+	}
+	return l, nil
+}
+
+// runCheck prints the identity and the least-privilege table; its exit code
+// tells whether least privilege holds.
+func runCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Client, stdout io.Writer) error {
+	id, err := creds.Resolve(ctx, awsCfg, creds.Options{})
+	if err != nil {
+		return fmt.Errorf("resolve credentials: %w", err)
+	}
+	printIdentity(stdout, id)
+	for _, w := range id.Warnings() {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+	report, err := creds.Check(ctx, client, cfg.Bucket, cfg.KeyPrefix, creds.CheckOptions{})
+	if err != nil {
+		return fmt.Errorf("least-privilege check: %w", err)
+	}
+	fmt.Fprintln(stdout)
+	report.WriteTable(stdout)
+	if code := report.ExitCode(); code != 0 {
+		return &exitError{code: code, err: fmt.Errorf("least-privilege check: %s", report.Verdict())}
+	}
+	return nil
+}
+
+func printIdentity(w io.Writer, id creds.Identity) {
+	caller := id.CallerARN
+	if caller == "" {
+		caller = id.CallerUnavailable
+	}
+	expires := "never (long-lived keys)"
+	if id.CanExpire {
+		expires = id.Expires.UTC().Format(time.RFC3339)
+	}
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"credential mode", string(id.Mode)}, {"provider source", id.Source},
+		{"access key id", id.AccessKeyID}, {"role arn", id.RoleARN},
+		{"caller arn", caller}, {"account", id.Account}, {"expires", expires},
+	} {
+		if row[1] != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+		}
+	}
+	tw.Flush()
+}
+
+// runDaemon runs the upload loop and the metrics server until ctx ends or the
+// loop is done.
+func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.Client, logger *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg)
+	now := time.Now
+
+	fetcher, err := fetch.New(cfg.SourceURL, fetch.Options{MaxBytes: cfg.MaxImageBytes, Timeout: cfg.FetchTimeout})
+	if err != nil {
+		return fmt.Errorf("IMAGE_SOURCE_URL: %w", err)
+	}
+	host := cfg.PodName
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	keys := upload.Keys{Prefix: cfg.KeyPrefix, Host: host}
+	logger.Info("uploader starting", "version", version, "bucket", cfg.Bucket, "region", awsCfg.Region,
+		"key_prefix", cfg.KeyPrefix, "image_source", fetcher.Source(), "interval", cfg.Interval.String(),
+		"count", cfg.Count, "max_image_bytes", cfg.MaxImageBytes, "metrics_addr", cfg.MetricsAddr,
+		"require_credential_mode", cfg.RequireModes, "least_privilege_check", cfg.LeastPrivilege)
+
+	h := &health{start: now(), stale: cfg.Interval + cfg.CycleTimeout + 10*time.Second, firstWait: cfg.Interval}
+	h.beat(now())
+	cc, err := newCredsCheck(ctx, cfg, awsCfg, s3Client, reg, logger, h)
+	if err != nil {
+		return err
+	}
+
+	l := &loop{
+		fetcher: fetcher, uploader: upload.New(s3Client, cfg.Bucket, upload.Options{}), creds: cc,
+		keys: keys.Next, metrics: m, health: h, logger: logger,
+		interval: cfg.Interval, count: cfg.Count, maxFailures: cfg.MaxFailures,
+		cycleTimeout: cfg.CycleTimeout, shutdownTimeout: cfg.ShutdownTimeout,
+		now: now, jitter: defaultJitter,
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	if cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		logger.Info("metrics server listening", "addr", ln.Addr().String())
+		srv := &http.Server{Handler: newHandler(reg, h, now), ReadHeaderTimeout: 5 * time.Second}
+		g.Go(func() error { return serve(gctx, srv, ln) })
+	}
+	loopDone := make(chan struct{})
+	g.Go(func() error {
+		defer close(loopDone)
+		defer h.stopped.Store(true)
+		return l.run(ctx)
+	})
+	// The server stops with the loop: a finished Job exits.
+	g.Go(func() error {
+		select {
+		case <-loopDone:
+			return errLoopDone
+		case <-gctx.Done():
+			return nil
+		}
+	})
+	if err := g.Wait(); err != nil && !errors.Is(err, errLoopDone) {
+		return err
+	}
+	if ctx.Err() != nil {
+		logger.Info("stopped by signal")
+	}
+	return nil
+}
+
+var errLoopDone = errors.New("loop done")
+
+// credsCheck resolves the credentials each cycle and enforces the required modes.
+type credsCheck struct {
+	watcher *creds.Watcher
+	allowed []creds.Mode
+	health  *health
+}
+
+func newCredsCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Client, reg prometheus.Registerer, logger *slog.Logger, h *health) (*credsCheck, error) {
+	allowed, err := creds.ParseModes(cfg.RequireModes)
+	if err != nil {
+		return nil, fmt.Errorf("REQUIRE_CREDENTIAL_MODE: %w", err)
+	}
+	w, err := creds.NewWatcher(awsCfg, logger, reg, creds.Options{})
+	if err != nil {
+		return nil, err
+	}
+	c := &credsCheck{watcher: w, allowed: allowed, health: h}
+	id, err := c.watcher.Check(ctx)
+	if err != nil {
+		// Without a required mode the loop counts and retries; with one, the
+		// mode cannot be proven, so refusing to start is the safe answer.
+		if len(allowed) > 0 || cfg.LeastPrivilege == "enforce" {
+			return nil, fmt.Errorf("resolve credentials: %w", err)
+		}
+		logger.Error("credentials unavailable at start", "reason", creds.Reason(err), "err", err)
+		return c, nil
+	}
+	if len(allowed) > 0 {
+		if err := creds.Require(id, allowed); err != nil {
+			return nil, err
+		}
+	}
+	for _, w := range id.Warnings() {
+		logger.Warn("weak credential mode", "mode", id.Mode, "warning", w)
+	}
+	if cfg.LeastPrivilege != "off" {
+		// The gauge is registered only when the check runs: 0 never means "not checked".
+		lp, err := creds.NewCheckMetric(reg)
+		if err != nil {
+			return nil, err
+		}
+		report, err := creds.Check(ctx, client, cfg.Bucket, cfg.KeyPrefix, creds.CheckOptions{})
+		lp.Set(report, err)
+		if err != nil {
+			return nil, fmt.Errorf("least-privilege check: %w", err)
+		}
+		var table strings.Builder
+		report.WriteTable(&table)
+		if report.ExitCode() != 0 {
+			if cfg.LeastPrivilege == "enforce" {
+				return nil, fmt.Errorf("least-privilege check: %s\n%s", report.Verdict(), table.String())
+			}
+			logger.Warn("least privilege does not hold", "verdict", report.Verdict(), "table", table.String())
+		} else {
+			logger.Info("least privilege holds", "verdict", report.Verdict())
+		}
+	}
+	h.credsOK.Store(true)
+	return c, nil
+}
+
+func (c *credsCheck) check(ctx context.Context) (string, error) {
+	id, err := c.watcher.Check(ctx)
+	if err != nil {
+		c.health.credsOK.Store(false)
+		return creds.Reason(err), err
+	}
+	if len(c.allowed) > 0 {
+		if err := creds.Require(id, c.allowed); err != nil {
+			c.health.credsOK.Store(false)
+			return "mode_not_allowed", err
+		}
+	}
+	c.health.credsOK.Store(true)
+	return "", nil
+}

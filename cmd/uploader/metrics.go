@@ -1,0 +1,92 @@
+package main
+
+import (
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Stages of a cycle, the stage label of uploader_upload_failures_total.
+const (
+	stageCredentials = "credentials"
+	stageFetch       = "fetch"
+	stageValidate    = "validate"
+	stageUpload      = "upload"
+)
+
+// reasons is the fixed set of reason labels per stage; every pair is
+// initialised to zero so that rate() and alerts see the series from the start.
+var reasons = map[string][]string{
+	stageCredentials: {"not_found", "expired", "denied", "imds_unreachable", "endpoint_unreachable", "invalid", "mode_not_allowed", "other"},
+	stageFetch:       {"status", "blocked_address", "redirects", "timeout", "network", "other"},
+	stageValidate:    {"not_image", "empty", "too_large", "truncated", "other"},
+	stageUpload:      {"exists", "access_denied", "no_such_bucket", "timeout", "network", "canceled", "other"},
+}
+
+// metrics are the loop's Prometheus metrics.
+type metrics struct {
+	uploads        prometheus.Counter
+	failures       *prometheus.CounterVec
+	bytes          prometheus.Counter
+	fetchDuration  prometheus.Histogram
+	uploadDuration prometheus.Histogram
+	lastSuccess    prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		uploads: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "uploader", Name: "uploads_total",
+			Help: "Images stored in the bucket.",
+		}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "uploader", Name: "upload_failures_total",
+			Help: "Failed cycles by stage (credentials, fetch, validate, upload) and reason.",
+		}, []string{"stage", "reason"}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "uploader", Name: "uploaded_bytes_total",
+			Help: "Bytes of the images stored in the bucket.",
+		}),
+		fetchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "uploader", Name: "fetch_duration_seconds",
+			Help:    "Time from the image request to its first bytes checked.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 10),
+		}),
+		uploadDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "uploader", Name: "upload_duration_seconds",
+			Help:    "Time to stream one image into the bucket, download included.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 10),
+		}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "uploader", Name: "last_success_timestamp_seconds",
+			Help: "Unix time of the last image stored.",
+		}),
+	}
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "uploader", Name: "build_info",
+		Help: "Build of the running uploader; always 1.",
+	}, []string{"version", "goversion"})
+	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	for stage, rs := range reasons {
+		for _, r := range rs {
+			m.failures.WithLabelValues(stage, r)
+		}
+	}
+	reg.MustRegister(m.uploads, m.failures, m.bytes, m.fetchDuration, m.uploadDuration, m.lastSuccess, buildInfo,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// fail counts a failed cycle, folding an unknown reason into "other".
+func (m *metrics) fail(stage, reason string) {
+	for _, r := range reasons[stage] {
+		if r == reason {
+			m.failures.WithLabelValues(stage, reason).Inc()
+			return
+		}
+	}
+	m.failures.WithLabelValues(stage, "other").Inc()
+}
