@@ -27,7 +27,7 @@ type config struct {
 
 	SourceURL     string        `envconfig:"IMAGE_SOURCE_URL" default:"https://picsum.photos/1024/768" desc:"http(s) URL answering with a random image, or builtin: for an image made in process"`
 	MaxImageBytes int64         `envconfig:"MAX_IMAGE_BYTES" default:"33554432" desc:"largest image accepted, in bytes"`
-	FetchTimeout  time.Duration `envconfig:"FETCH_TIMEOUT" default:"30s" desc:"bound on one download, headers and body"`
+	FetchTimeout  time.Duration `envconfig:"FETCH_TIMEOUT" default:"30s" desc:"bound on one download, headers and body; the body streams into S3, so this bounds the upload too"`
 
 	Interval        time.Duration `envconfig:"UPLOAD_INTERVAL" default:"30s" desc:"time between the starts of two cycles; the first starts at once"`
 	Count           int           `envconfig:"UPLOAD_COUNT" default:"0" desc:"0 runs forever (Deployment); N exits 0 after N uploads (Job)"`

@@ -294,6 +294,9 @@ func IsolateAWSEnv(t testing.TB) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	// Any service a test does not point somewhere gets a dead loopback port,
+	// never AWS: STS, for one, is asked for the caller identity.
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
 }
 
 // FreePort returns a free 127.0.0.1:port address.
