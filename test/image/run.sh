@@ -98,6 +98,7 @@ log "build $IMAGE (offline)"
 version=$(git -C "$REPO_ROOT" describe --tags --always --dirty 2>/dev/null || echo dev)
 podman build --pull=never \
   --build-arg GOPROXY=off \
+  --build-arg "GOFLAGS=${GOFLAGS:-}" \
   --build-arg "VERSION=$version" \
   --volume /usr/local/go:/usr/local/go:ro \
   --volume "$(go env GOMODCACHE):/go/pkg/mod" \
