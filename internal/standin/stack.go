@@ -189,8 +189,9 @@ func (s *Stack) RoleARN() string { return s.opts.RoleARN }
 // the discovery document at start, so it must start after the Stack. The
 // client id is the tokens' audience; MINIO_IDENTITY_OPENID_CLAIM_NAME must
 // stay unset, MinIO refuses it together with a role policy.
+// It is empty when ServiceOIDC is not served.
 func (s *Stack) MinIOEnv(rolePolicy string) []string {
-	if s.Issuer == nil {
+	if s.IRSAToken == nil {
 		return nil
 	}
 	return []string{
