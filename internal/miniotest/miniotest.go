@@ -375,16 +375,24 @@ func (s *Server) Admin(t testing.TB, args ...string) string {
 		Unavailable(t, "mc not found: go install "+MCModule)
 	}
 	host := strings.TrimPrefix(s.Endpoint, "http://")
-	cmd := exec.Command(bin, append([]string{"--no-color", "--quiet"}, args...)...)
-	cmd.Env = append(os.Environ(),
-		"MC_HOST_t=http://"+s.RootUser+":"+s.RootPassword+"@"+host,
-		"MC_CONFIG_DIR="+t.TempDir(),
-	)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("mc %s: %v\n%s", strings.Join(args, " "), err, out)
+	config := t.TempDir()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		cmd := exec.Command(bin, append([]string{"--no-color", "--quiet"}, args...)...)
+		cmd.Env = append(os.Environ(),
+			"MC_HOST_t=http://"+s.RootUser+":"+s.RootPassword+"@"+host,
+			"MC_CONFIG_DIR="+config,
+		)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			return string(out)
+		}
+		// MinIO loads its IAM data after it reports ready.
+		if !strings.Contains(string(out), "Server not initialized") || time.Now().After(deadline) {
+			t.Fatalf("mc %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return string(out)
 }
 
 // PutOnlyPolicy is the least-privilege policy of the app: s3:PutObject on the
