@@ -123,10 +123,12 @@ if [[ -n "${AWS_ENDPOINT_URL_S3:-}" ]]; then
   done
   log "run: one upload to $AWS_ENDPOINT_URL_S3 bucket $S3_BUCKET_NAME"
   # Values travel by name (-e NAME) so they do not show in the process list.
-  AWS_REGION=${AWS_REGION:-us-east-1} IMAGE_SOURCE_URL=builtin: UPLOAD_COUNT=1 UPLOAD_INTERVAL=1s \
+  # STS on the same endpoint and IMDS off: nothing leaves this machine.
+  AWS_ENDPOINT_URL_STS=${AWS_ENDPOINT_URL_STS:-$AWS_ENDPOINT_URL_S3} AWS_EC2_METADATA_DISABLED=true \
+    AWS_REGION=${AWS_REGION:-us-east-1} IMAGE_SOURCE_URL=builtin: UPLOAD_COUNT=1 UPLOAD_INTERVAL=1s \
     S3_USE_PATH_STYLE=true METRICS_ADDR=127.0.0.1:0 LOG_FORMAT=json \
     podman run "${hardened[@]}" \
-    -e AWS_ENDPOINT_URL_S3 -e S3_BUCKET_NAME -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY \
+    -e AWS_ENDPOINT_URL_S3 -e AWS_ENDPOINT_URL_STS -e AWS_EC2_METADATA_DISABLED -e S3_BUCKET_NAME -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY \
     -e AWS_REGION -e IMAGE_SOURCE_URL -e UPLOAD_COUNT -e UPLOAD_INTERVAL -e S3_USE_PATH_STYLE \
     -e METRICS_ADDR -e LOG_FORMAT \
     "$IMAGE" || die "the upload run exited $?"
