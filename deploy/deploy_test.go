@@ -27,7 +27,8 @@ import (
 	"github.com/eks-least-privilege/uploader/internal/standin"
 )
 
-// metricNames lists every metric the uploader serves: the app's own
+// metricNames lists every metric the uploader serves (cmd/uploader checks the
+// same files against the real registry: TestDashboardsQueryServedMetrics): the app's own
 // (namespace uploader_) and those of the Go and process collectors the
 // dashboard and alerts may use. Histograms are listed by their base name.
 func metricNames() []string {
