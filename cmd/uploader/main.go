@@ -93,7 +93,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("invalid configuration (see uploader help):\n%w", err)
 	}
 	logger := newLogger(cfg, stdout)
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	// Refresh temporary credentials up to a minute before they expire, so that
+	// a request signed just before expiry does not reach S3 just after it.
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) {
+		o.ExpiryWindow = time.Minute
+		o.ExpiryWindowJitterFrac = 0.5
+	}))
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -107,29 +106,11 @@ func (f modesFixture) keysUnder(t *testing.T, prefix string) []string {
 	return keys
 }
 
-// modesBuffer collects the output of a run that goes on while it is read.
-type modesBuffer struct {
-	mu sync.Mutex // guards b
-	b  strings.Builder
-}
-
-func (b *modesBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *modesBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func runFor(t *testing.T, limit time.Duration, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	var out modesBuffer
+	var out lockedBuffer
 	err := run(ctx, args, &out)
 	return out.String(), err
 }
@@ -234,7 +215,7 @@ func TestRevocationCountsFailuresAndRecovers(t *testing.T) {
 	t.Setenv("UPLOAD_MAX_CONSECUTIVE_FAILURES", "1000")
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var out modesBuffer
+	var out lockedBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, &out) }()
 	t.Cleanup(func() {
