@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -36,7 +37,8 @@ func main() {
 	}
 }
 
-const usage = `usage: standin imds|oidc|pod-identity|all [flags]`
+const usage = `usage: standin imds|oidc|pod-identity|all [flags]
+       standin healthcheck URL   exit 0 when URL answers below 500 (container healthchecks)`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -48,6 +50,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		services = []string{args[0]}
 	case "all":
 		services = standin.Services
+	case "healthcheck":
+		if len(args) != 2 {
+			return errors.New("usage: standin healthcheck URL")
+		}
+		return healthcheck(ctx, args[1])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -71,6 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	namespace := fs.String("namespace", "default", "service account namespace, in token subjects")
 	serviceAccount := fs.String("service-account", "uploader", "service account name, in token subjects")
 	roleName := fs.String("role-name", "uploader-node-role", "IMDS instance profile role name")
+	issuerURL := fs.String("issuer-url", "", "issuer URL the OIDC stand-in advertises, as MinIO reaches it (default: the listen URL)")
 	roleARN := fs.String("role-arn", "", "IRSA role ARN (default: the ARN MinIO derives for client id sts.amazonaws.com)")
 	hopLimit := fs.Bool("hop-limit-exceeded", false, "IMDS: never answer token requests, as with hop limit 1 from a pod")
 	printEnv := fs.Bool("print-env", false, "print the AWS_* (and MinIO OpenID) environment lines once listening")
@@ -117,6 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		TokenLifetime:    *tokenLifetime,
 		ServiceAccount:   standin.ServiceAccount{Namespace: *namespace, Name: *serviceAccount},
 		RoleARN:          *roleARN,
+		IssuerURL:        *issuerURL,
 		MinIOEndpoint:    *endpoint,
 		IMDS:             standin.IMDSOptions{RoleName: *roleName},
 		Logger:           logger,
@@ -156,4 +165,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	logger.Info("stand-ins stopping")
 	return stack.Close(shutdownCtx)
+}
+
+// healthcheck asks url and fails on no answer or a server error: an IMDS or
+// agent stand-in answers 401 to a bare GET, which still means it is up.
+func healthcheck(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		return fmt.Errorf("healthcheck %s: %s", url, resp.Status)
+	}
+	return nil
 }

@@ -51,6 +51,9 @@ type StackOptions struct {
 	MinIORegion string
 	// RoleARN is the IRSA role ARN. Zero: MinIORoleARN(AudienceSTS, MinIORegion).
 	RoleARN string
+	// IssuerURL is the issuer the OIDC stand-in advertises, as MinIO reaches
+	// it (docker compose: http://oidc:8080). Zero: the listener's URL.
+	IssuerURL string
 	// MinIOEndpoint is MinIO's URL, the STS endpoint of IRSA clients. Zero:
 	// taken from the Minter given to UseMinter.
 	MinIOEndpoint string
@@ -129,7 +132,11 @@ func StartStack(opts StackOptions) (*Stack, error) {
 
 	// Pod Identity tokens are signed too, so the issuer exists for both.
 	if has(ServiceOIDC) || has(ServicePodIdentity) {
-		if s.Issuer, err = NewIssuer(s.URL, IssuerOptions{}); err != nil {
+		issuer := s.URL
+		if opts.IssuerURL != "" {
+			issuer = opts.IssuerURL
+		}
+		if s.Issuer, err = NewIssuer(issuer, IssuerOptions{}); err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("start stand-ins: %w", err)
 		}
