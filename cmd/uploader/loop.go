@@ -68,6 +68,10 @@ func (l *loop) run(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		}
+		if ctx.Err() != nil {
+			// Both were ready: never start a cycle after the stop signal.
+			return nil
+		}
 		start := l.now()
 		l.health.beat(start)
 		if l.cycle(ctx) {
