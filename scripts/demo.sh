@@ -6,7 +6,8 @@
 # metric lines. Stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$(go env GOPATH)/bin:$PATH"
+PATH="$(go env GOPATH)/bin:$PATH"
+export PATH
 uploader=bin/uploader
 
 if [ -n "${S3_BUCKET_NAME:-}" ]; then
@@ -39,7 +40,7 @@ done
 
 export MC_CONFIG_DIR=$work/mc
 export MC_HOST_demo="http://$root_user:$root_pass@127.0.0.1:$s3_port"
-bucket=uploader-demo
+bucket="uploader-demo"
 user=uploader
 secret=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
 cat >"$work/policy.json" <<JSON

@@ -5,17 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/tools.sh
-export PATH="$(go env GOPATH)/bin:$PATH"
+PATH="$(go env GOPATH)/bin:$PATH"
+export PATH
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 go test -count=1 -timeout 30m -v ./... >"$log" 2>&1 || status=$?
-# The full log is long: show the failures, the skips and the package lines.
-grep -E '^(ok|FAIL|panic:|\?|--- FAIL|--- SKIP|    --- FAIL|    --- SKIP)|_test\.go:[0-9]+:' "$log" | grep -v '^    .*_test\.go.*: *$' || true
+# The full log is long: show the package lines and the skips; on failure,
+# each failing test with what it logged.
+grep -E '^(ok|FAIL|panic:|\?|(    )*--- SKIP)' "$log" || true
 if [ "$status" -ne 0 ]; then
-  echo "--- go test failed (exit $status); the end of its log:"
-  tail -n 80 "$log"
+  echo "--- go test failed (exit $status):"
+  grep -E -A30 '^(    )*--- FAIL|^panic:' "$log" | head -n 300
 fi
 passed=$(grep -cE '^(    )*--- PASS' "$log" || true)
 failed=$(grep -cE '^(    )*--- FAIL' "$log" || true)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and demos need and is missing: MinIO and mc (pinned,
 # built from the Go module proxy; they run as separate processes only) and
-# shellcheck. Reuses what is already installed.
+# the shell linter. Reuses what is already installed.
 set -euo pipefail
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
