@@ -126,11 +126,11 @@ func shortReason(err error) string {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.As(err, &api) && api.ErrorCode() != "":
-		if errors.As(err, &status) {
+		if errors.As(err, &status) && status.HTTPStatusCode() != 0 {
 			return fmt.Sprintf("%s (http %d)", api.ErrorCode(), status.HTTPStatusCode())
 		}
 		return api.ErrorCode()
-	case errors.As(err, &status):
+	case errors.As(err, &status) && status.HTTPStatusCode() != 0: // 0: no response at all
 		return fmt.Sprintf("http %d", status.HTTPStatusCode())
 	}
 	return strings.ReplaceAll(classify(err), "_", " ")
