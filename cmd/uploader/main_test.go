@@ -268,6 +268,18 @@ func TestDeploymentMetricsAndBadDownloads(t *testing.T) {
 		if !strings.HasSuffix(k, ".png") {
 			t.Errorf("key %q: want .png, the sniffed type", k)
 		}
+		out, err := srv.Client(t).GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
+		if err != nil {
+			t.Fatalf("get %s: %v", k, err)
+		}
+		stored, _ := io.ReadAll(out.Body)
+		out.Body.Close()
+		if !bytes.Equal(stored, good) {
+			t.Errorf("%s: stored %d bytes that differ from the %d served", k, len(stored), len(good))
+		}
+		if got := aws.ToString(out.ContentType); got != "image/png" {
+			t.Errorf("%s: Content-Type got %q, want image/png (sniffed, not the server's text/html)", k, got)
+		}
 	}
 }
 
