@@ -30,24 +30,6 @@ import (
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
 )
 
-// lockedBuffer collects the logs of a run that goroutines write to.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // s3Env is the environment of a run against srv with its root credentials,
 // unless vars say otherwise.
 func s3Env(t *testing.T, srv *miniotest.Server, bucket string, vars map[string]string) {
@@ -77,7 +59,7 @@ func TestJobUploadsCountThenExits(t *testing.T) {
 	srv := miniotest.Start(t)
 	bucket := srv.Bucket(t)
 	s3Env(t, srv, bucket, map[string]string{"UPLOAD_COUNT": "3", "S3_KEY_PREFIX": "jobs/"})
-	var logs lockedBuffer
+	var logs miniotest.LockedBuffer
 	if err := run(t.Context(), nil, &logs); err != nil {
 		t.Fatalf("run: got %v, want nil\n%s", err, logs.String())
 	}
@@ -113,7 +95,7 @@ func TestJobUploadsCountThenExits(t *testing.T) {
 func TestJobFailsAfterConsecutiveFailures(t *testing.T) {
 	srv := miniotest.Start(t)
 	s3Env(t, srv, "no-such-bucket-"+miniotest.RandomHex(4), map[string]string{"UPLOAD_COUNT": "2", "UPLOAD_MAX_CONSECUTIVE_FAILURES": "2"})
-	var logs lockedBuffer
+	var logs miniotest.LockedBuffer
 	err := run(t.Context(), nil, &logs)
 	if !errors.Is(err, errTooManyFailures) {
 		t.Fatalf("run: got %v, want errTooManyFailures\n%s", err, logs.String())
@@ -139,7 +121,7 @@ func pngBytes(t testing.TB) []byte {
 }
 
 // metricsAddr waits for the run's log line that names the metrics address.
-func metricsAddr(t *testing.T, logs *lockedBuffer) string {
+func metricsAddr(t *testing.T, logs *miniotest.LockedBuffer) string {
 	t.Helper()
 	re := regexp.MustCompile(`"msg":"metrics server listening","addr":"([^"]+)"`)
 	deadline := time.Now().Add(30 * time.Second)
@@ -204,7 +186,7 @@ func TestDeploymentMetricsAndBadDownloads(t *testing.T) {
 	s3Env(t, srv, bucket, map[string]string{"IMAGE_SOURCE_URL": source.URL, "UPLOAD_INTERVAL": "100ms"})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var logs lockedBuffer
+	var logs miniotest.LockedBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, &logs) }()
 	addr := metricsAddr(t, &logs)
@@ -338,7 +320,7 @@ func TestSIGTERMDuringLargeUpload(t *testing.T) {
 				"FETCH_TIMEOUT": "10m", "UPLOAD_TIMEOUT": "10m", "SHUTDOWN_TIMEOUT": "1s",
 			})
 			cmd := exec.Command(bin)
-			var logs lockedBuffer
+			var logs miniotest.LockedBuffer
 			cmd.Stdout, cmd.Stderr = &logs, &logs
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

@@ -8,44 +8,16 @@ import (
 
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
 	"github.com/eks-least-privilege/uploader/internal/standin"
+	"github.com/eks-least-privilege/uploader/internal/standin/standintest"
 )
 
 // modesFixture is a MinIO server trusting the stand-ins' OIDC issuer, with a
 // bucket and a put-only user whose credentials the stand-ins serve.
-type modesFixture struct {
-	srv          *miniotest.Server
-	stack        *standin.Stack
-	minter       *standin.Minter
-	bucket       string
-	user, secret string
-}
+type modesFixture struct{ standintest.Fixture }
 
 func setupModes(t *testing.T, sopts standin.StackOptions, mopts standin.MinterOptions) modesFixture {
 	t.Helper()
-	miniotest.IsolateAWSEnv(t)
-	if miniotest.Binary() == "" || miniotest.MCBinary() == "" {
-		miniotest.Unavailable(t, "credential mode tests need minio and mc on PATH or in $GOPATH/bin: go install "+
-			miniotest.MinIOModule+" "+miniotest.MCModule)
-	}
-	sopts.TokenDir = t.TempDir()
-	stack, err := standin.StartStack(sopts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := stack.Close(ctx); err != nil {
-			t.Errorf("close stand-ins: %v", err)
-		}
-	})
-	// The issuer is up before MinIO, which reads its discovery document at start.
-	srv := miniotest.StartWith(t, miniotest.Options{Env: stack.MinIOEnv("putonly")})
-	bucket := srv.Bucket(t)
-	user, secret := srv.PutOnlyUser(t, bucket, "putonly")
-	m := standin.NewMinter(srv.Endpoint, user, secret, mopts)
-	stack.UseMinter(m)
-	return modesFixture{srv: srv, stack: stack, minter: m, bucket: bucket, user: user, secret: secret}
+	return modesFixture{standintest.Start(t, sopts, mopts)}
 }
 
 // setEnv isolates the AWS environment and sets the uploader's configuration
@@ -55,18 +27,10 @@ func (f modesFixture) setEnv(t *testing.T, mode, prefix string) {
 	t.Helper()
 	miniotest.IsolateAWSEnv(t)
 	var env []string
-	switch mode {
-	case "static":
-		env = []string{"AWS_ACCESS_KEY_ID=" + f.user, "AWS_SECRET_ACCESS_KEY=" + f.secret}
-	case "static-legacy":
-		env = []string{"AWS_ACCESS_KEY=" + f.user, "AWS_SECRET_KEY=" + f.secret}
-	case "root":
-		env = []string{"AWS_ACCESS_KEY_ID=" + f.srv.RootUser, "AWS_SECRET_ACCESS_KEY=" + f.srv.RootPassword}
-	default:
-		var err error
-		if env, err = f.stack.Env(mode); err != nil {
-			t.Fatal(err)
-		}
+	if mode == "root" {
+		env = []string{"AWS_ACCESS_KEY_ID=" + f.Srv.RootUser, "AWS_SECRET_ACCESS_KEY=" + f.Srv.RootPassword}
+	} else {
+		env = f.ModeEnv(t, mode)
 	}
 	required := strings.TrimSuffix(mode, "-legacy")
 	if mode == "root" {
@@ -74,13 +38,13 @@ func (f modesFixture) setEnv(t *testing.T, mode, prefix string) {
 	}
 	if !strings.HasPrefix(mode, "irsa") {
 		// GetCallerIdentity too stays on loopback (MinIO answers it with an error).
-		env = append(env, "AWS_ENDPOINT_URL_STS="+f.srv.Endpoint)
+		env = append(env, "AWS_ENDPOINT_URL_STS="+f.Srv.Endpoint)
 	}
 	env = append(env,
-		"S3_BUCKET_NAME="+f.bucket,
+		"S3_BUCKET_NAME="+f.Bucket,
 		"S3_KEY_PREFIX="+prefix,
 		"AWS_REGION="+miniotest.Region,
-		"AWS_ENDPOINT_URL_S3="+f.srv.Endpoint,
+		"AWS_ENDPOINT_URL_S3="+f.Srv.Endpoint,
 		"S3_USE_PATH_STYLE=true",
 		"IMAGE_SOURCE_URL=builtin:",
 		"UPLOAD_INTERVAL=200ms",
@@ -98,7 +62,7 @@ func (f modesFixture) setEnv(t *testing.T, mode, prefix string) {
 func (f modesFixture) keysUnder(t *testing.T, prefix string) []string {
 	t.Helper()
 	var keys []string
-	for _, k := range f.srv.Keys(t, f.bucket) {
+	for _, k := range f.Srv.Keys(t, f.Bucket) {
 		if strings.HasPrefix(k, prefix) {
 			keys = append(keys, k)
 		}
@@ -110,7 +74,7 @@ func runFor(t *testing.T, limit time.Duration, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	var out lockedBuffer
+	var out miniotest.LockedBuffer
 	err := run(ctx, args, &out)
 	return out.String(), err
 }
@@ -141,7 +105,7 @@ func TestCredentialModesEndToEnd(t *testing.T) {
 			if got := checkField(out, "credential mode:"); got != wantMode {
 				t.Errorf("check credential mode: got %q, want %q\n%s", got, wantMode, out)
 			}
-			for _, secret := range []string{f.secret, f.srv.RootPassword} {
+			for _, secret := range []string{f.Secret, f.Srv.RootPassword} {
 				if strings.Contains(out, secret) {
 					t.Errorf("check output contains a secret key")
 				}
@@ -160,7 +124,7 @@ func TestCheckReportsOverPrivilege(t *testing.T) {
 	if got := exitCode(err); got == 0 {
 		t.Errorf("exit code: got %d, want non-zero", got)
 	}
-	if strings.Contains(out, f.srv.RootPassword) {
+	if strings.Contains(out, f.Srv.RootPassword) {
 		t.Errorf("check output contains the root secret key")
 	}
 }
@@ -180,7 +144,7 @@ func TestRotationKeepsUploading(t *testing.T) {
 			f.setEnv(t, mode, prefix)
 			t.Setenv("UPLOAD_INTERVAL", "250ms")
 			t.Setenv("UPLOAD_COUNT", "28")
-			minted, signed := f.minter.Minted(), f.stack.Issuer.Signed()
+			minted, signed := f.Minter.Minted(), f.Stack.Issuer.Signed()
 
 			out, err := runFor(t, time.Minute)
 			if err != nil {
@@ -192,9 +156,9 @@ func TestRotationKeepsUploading(t *testing.T) {
 			if got := len(f.keysUnder(t, prefix)); got != 28 {
 				t.Errorf("objects: got %d, want 28", got)
 			}
-			refreshes := f.minter.Minted() - minted
+			refreshes := f.Minter.Minted() - minted
 			if mode == "irsa" {
-				refreshes = f.stack.Issuer.Signed() - signed
+				refreshes = f.Stack.Issuer.Signed() - signed
 			}
 			if refreshes < 3 {
 				t.Errorf("credential refreshes in 7s: got %d, want at least 3", refreshes)
@@ -215,7 +179,7 @@ func TestRevocationCountsFailuresAndRecovers(t *testing.T) {
 	t.Setenv("UPLOAD_MAX_CONSECUTIVE_FAILURES", "1000")
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var out lockedBuffer
+	var out miniotest.LockedBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, &out) }()
 	t.Cleanup(func() {
@@ -230,14 +194,14 @@ func TestRevocationCountsFailuresAndRecovers(t *testing.T) {
 	failed := func() int { return strings.Count(out.String(), `"cycle failed"`) }
 	waitUntil(t, 30*time.Second, "a first upload", func() bool { return uploaded() > 0 })
 
-	f.minter.Revoke()
+	f.Minter.Revoke()
 	waitUntil(t, 30*time.Second, "failed cycles", func() bool { return failed() >= 2 })
 	if s := out.String(); !strings.Contains(s, "InvalidAccessKeyId") && !strings.Contains(s, "denied") {
 		t.Errorf("failure log: got no clear reason (InvalidAccessKeyId or access denied) in\n%s", s)
 	}
 
 	before := uploaded()
-	f.minter.Restore()
+	f.Minter.Restore()
 	waitUntil(t, 30*time.Second, "uploads to resume", func() bool { return uploaded() >= before+2 })
 }
 

@@ -64,7 +64,7 @@ type Server struct {
 	RootUser     string
 	RootPassword string
 	// Log holds what the minio process printed, when the harness started it.
-	Log *syncBuffer
+	Log *LockedBuffer
 }
 
 // Start returns a running S3 endpoint for the test, stopped at cleanup.
@@ -125,7 +125,7 @@ func startProcess(t testing.TB, bin string, opts Options) *Server {
 		Endpoint:     "http://" + port,
 		RootUser:     "minioroot",
 		RootPassword: "minioroot-" + RandomHex(8),
-		Log:          &syncBuffer{},
+		Log:          &LockedBuffer{},
 	}
 	cmd := exec.Command(bin, "server", filepath.Join(dir, "data"), "--address", port, "--console-address", console, "--quiet")
 	cmd.Env = append(os.Environ(),
@@ -317,20 +317,21 @@ func RandomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// syncBuffer is a bytes buffer safe for a process's concurrent writes.
-type syncBuffer struct {
+// LockedBuffer collects output that goroutines or a process write while a
+// test reads it.
+type LockedBuffer struct {
 	mu sync.Mutex // guards b
 	b  strings.Builder
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
 // String returns what was written so far.
-func (b *syncBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	if b == nil {
 		return ""
 	}

@@ -14,69 +14,22 @@ import (
 
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
 	"github.com/eks-least-privilege/uploader/internal/standin"
+	"github.com/eks-least-privilege/uploader/internal/standin/standintest"
 )
 
-// fixture is a MinIO server trusting a Stack's issuer, with a bucket and a
-// put-only user whose credentials the Stack serves.
-type fixture struct {
-	srv          *miniotest.Server
-	stack        *standin.Stack
-	minter       *standin.Minter
-	bucket       string
-	user, secret string
-}
+// fixture is the shared set-up of the credential-mode tests.
+type fixture struct{ standintest.Fixture }
 
 func setup(t *testing.T, sopts standin.StackOptions, mopts standin.MinterOptions) fixture {
 	t.Helper()
-	miniotest.IsolateAWSEnv(t)
-	if miniotest.Binary() == "" || miniotest.MCBinary() == "" {
-		miniotest.Unavailable(t, "stand-in tests need minio and mc on PATH or in $GOPATH/bin: go install "+
-			miniotest.MinIOModule+" "+miniotest.MCModule)
-	}
-	sopts.TokenDir = t.TempDir()
-	stack, err := standin.StartStack(sopts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := stack.Close(ctx); err != nil {
-			t.Errorf("close stand-ins: %v", err)
-		}
-	})
-	// The issuer is up: MinIO reads its discovery document at start.
-	srv := miniotest.StartWith(t, miniotest.Options{Env: stack.MinIOEnv("putonly")})
-	bucket := srv.Bucket(t)
-	user, secret := srv.PutOnlyUser(t, bucket, "putonly")
-	m := standin.NewMinter(srv.Endpoint, user, secret, mopts)
-	stack.UseMinter(m)
-	return fixture{srv: srv, stack: stack, minter: m, bucket: bucket, user: user, secret: secret}
+	return fixture{standintest.Start(t, sopts, mopts)}
 }
 
-// modeEnv returns the environment of a credential mode.
-func (f fixture) modeEnv(t *testing.T, mode string) []string {
-	t.Helper()
-	switch mode {
-	case "static":
-		return []string{"AWS_ACCESS_KEY_ID=" + f.user, "AWS_SECRET_ACCESS_KEY=" + f.secret}
-	case "static-legacy":
-		return []string{"AWS_ACCESS_KEY=" + f.user, "AWS_SECRET_KEY=" + f.secret}
-	}
-	env, err := f.stack.Env(mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env
-}
-
-// client isolates the AWS environment, sets env and returns an S3 client
-// from the SDK's default chain, as the app builds it.
 func (f fixture) client(t *testing.T, env []string, optFns ...func(*config.LoadOptions) error) (*s3.Client, aws.Config) {
 	t.Helper()
 	miniotest.IsolateAWSEnv(t)
 	t.Setenv("AWS_REGION", miniotest.Region)
-	t.Setenv("AWS_ENDPOINT_URL_S3", f.srv.Endpoint)
+	t.Setenv("AWS_ENDPOINT_URL_S3", f.Srv.Endpoint)
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
@@ -103,8 +56,8 @@ func errorCode(err error) string {
 
 func TestModesWithDefaultChainAreLeastPrivilege(t *testing.T) {
 	f := setup(t, standin.StackOptions{}, standin.MinterOptions{})
-	if arn, ok := standin.FindRoleARN(f.srv.Log.String()); ok && arn != f.stack.RoleARN() {
-		t.Errorf("role ARN: MinIO logged %q, stand-in uses %q", arn, f.stack.RoleARN())
+	if arn, ok := standin.FindRoleARN(f.Srv.Log.String()); ok && arn != f.Stack.RoleARN() {
+		t.Errorf("role ARN: MinIO logged %q, stand-in uses %q", arn, f.Stack.RoleARN())
 	}
 	tests := []struct {
 		mode       string
@@ -118,25 +71,25 @@ func TestModesWithDefaultChainAreLeastPrivilege(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			client, cfg := f.client(t, f.modeEnv(t, tt.mode))
+			client, cfg := f.client(t, f.ModeEnv(t, tt.mode))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			c, err := cfg.Credentials.Retrieve(ctx)
 			if err != nil {
-				t.Fatalf("retrieve credentials: %v\nminio log:\n%s", err, f.srv.Log.String())
+				t.Fatalf("retrieve credentials: %v\nminio log:\n%s", err, f.Srv.Log.String())
 			}
 			if c.Source != tt.wantSource {
 				t.Errorf("source: got %q, want %q", c.Source, tt.wantSource)
 			}
 			key := "modes/" + tt.mode + ".txt"
-			if err := put(ctx, client, f.bucket, key); err != nil {
+			if err := put(ctx, client, f.Bucket, key); err != nil {
 				t.Fatalf("put object: got %v, want success", err)
 			}
-			_, err = client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(f.bucket), Key: aws.String(key)})
+			_, err = client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(f.Bucket), Key: aws.String(key)})
 			if got := errorCode(err); got != "AccessDenied" {
 				t.Errorf("get object: got %v (code %q), want AccessDenied", err, got)
 			}
-			_, err = client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(f.bucket)})
+			_, err = client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(f.Bucket)})
 			if got := errorCode(err); got != "AccessDenied" {
 				t.Errorf("list bucket: got %v (code %q), want AccessDenied", err, got)
 			}
@@ -177,15 +130,15 @@ func TestRotationKeepsUploadsGoing(t *testing.T) {
 	window := config.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = time.Second })
 	for _, mode := range []string{"node-role", "irsa", "pod-identity"} {
 		t.Run(mode, func(t *testing.T) {
-			minted, signed := f.minter.Minted(), f.stack.Issuer.Signed()
-			client, _ := f.client(t, f.modeEnv(t, mode), window)
-			ok, failed, last := putFor(t, client, f.bucket, 7*time.Second)
+			minted, signed := f.Minter.Minted(), f.Stack.Issuer.Signed()
+			client, _ := f.client(t, f.ModeEnv(t, mode), window)
+			ok, failed, last := putFor(t, client, f.Bucket, 7*time.Second)
 			if failed > 0 {
 				t.Errorf("uploads: got %d failed (last %v), want none", failed, last)
 			}
-			refreshes := f.minter.Minted() - minted
+			refreshes := f.Minter.Minted() - minted
 			if mode == "irsa" {
-				refreshes = f.stack.Issuer.Signed() - signed
+				refreshes = f.Stack.Issuer.Signed() - signed
 			}
 			if refreshes < 3 {
 				t.Errorf("refreshes in 7s: got %d, want at least 3", refreshes)
@@ -205,14 +158,14 @@ func TestRevocationFailsUploadsUntilRestored(t *testing.T) {
 		mode            string
 		revoke, restore func()
 	}{
-		{"node-role", f.minter.Revoke, f.minter.Restore},
-		{"pod-identity", f.minter.Revoke, f.minter.Restore},
-		{"irsa", f.stack.Issuer.Revoke, f.stack.Issuer.Restore},
+		{"node-role", f.Minter.Revoke, f.Minter.Restore},
+		{"pod-identity", f.Minter.Revoke, f.Minter.Restore},
+		{"irsa", f.Stack.Issuer.Revoke, f.Stack.Issuer.Restore},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			client, _ := f.client(t, f.modeEnv(t, tt.mode), window)
-			if _, failed, last := putFor(t, client, f.bucket, 300*time.Millisecond); failed > 0 {
+			client, _ := f.client(t, f.ModeEnv(t, tt.mode), window)
+			if _, failed, last := putFor(t, client, f.Bucket, 300*time.Millisecond); failed > 0 {
 				t.Fatalf("before revocation: got %d failed (last %v), want none", failed, last)
 			}
 			tt.revoke()
@@ -220,13 +173,13 @@ func TestRevocationFailsUploadsUntilRestored(t *testing.T) {
 			waitFor(t, 10*time.Second, "uploads to fail", func() bool {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				return put(ctx, client, f.bucket, "revoked") != nil
+				return put(ctx, client, f.Bucket, "revoked") != nil
 			})
 			tt.restore()
 			waitFor(t, 10*time.Second, "uploads to resume", func() bool {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				return put(ctx, client, f.bucket, "restored") == nil
+				return put(ctx, client, f.Bucket, "restored") == nil
 			})
 		})
 	}
