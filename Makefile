@@ -36,7 +36,7 @@ lint: ## gofmt, go vet, staticcheck, shellcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
-	shellcheck .ci/run scripts/*.sh $$(git ls-files 'deploy/*.sh' 'test/*.sh')
+	shellcheck -x .ci/run scripts/*.sh $$(git ls-files 'deploy/*.sh' 'test/*.sh')
 
 tools:
 	scripts/tools.sh

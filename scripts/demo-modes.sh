@@ -7,30 +7,16 @@
 # Everything listens on 127.0.0.1; everything started is stopped at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PATH="$(go env GOPATH)/bin:$PATH"
-export PATH
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
-MINIO_MODULE=github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
-MC_MODULE=github.com/minio/mc@v0.0.0-20250313080218-cf909e1063a9
-command -v minio >/dev/null || { echo "installing $MINIO_MODULE (several minutes the first time)"; go install "$MINIO_MODULE"; }
-command -v mc >/dev/null || { echo "installing $MC_MODULE (a few minutes the first time)"; go install "$MC_MODULE"; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+scripts/tools.sh
 
 uploader=bin/uploader
 standin=bin/standin
 [ -x "$uploader" ] || { mkdir -p "$work/bin"; go build -o "$work/bin/uploader" ./cmd/uploader; uploader=$work/bin/uploader; }
 [ -x "$standin" ] || { mkdir -p "$work/bin"; go build -o "$work/bin/standin" ./cmd/standin; standin=$work/bin/standin; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 s3_port=$(free_port)
 endpoint=http://127.0.0.1:$s3_port
 bucket="uploader-demo"
@@ -54,30 +40,10 @@ standin_env() {
   for k in "$@"; do grep "^$k=" "$work/standin.env"; done
 }
 
-root_user=demoroot
-root_pass=$(random_hex 12)
 echo "== MinIO on $endpoint, trusting the stand-in issuer for IRSA (role policy putonly)"
 mapfile -t minio_oidc < <(grep '^MINIO_IDENTITY_OPENID_' "$work/standin.env")
-env "${minio_oidc[@]}" MINIO_ROOT_USER=$root_user MINIO_ROOT_PASSWORD="$root_pass" MINIO_BROWSER=off MINIO_UPDATE=off \
-  minio server "$work/data" --address "127.0.0.1:$s3_port" --console-address "127.0.0.1:$(free_port)" --quiet \
-  >"$work/minio.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 150); do
-  curl -fsS "$endpoint/minio/health/ready" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fsS "$endpoint/minio/health/ready" >/dev/null || { cat "$work/minio.log"; echo "MinIO did not start"; exit 1; }
-
-export MC_CONFIG_DIR=$work/mc
-export MC_HOST_demo="http://$root_user:$root_pass@127.0.0.1:$s3_port"
-cat >"$work/policy.json" <<JSON
-{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::$bucket/*"]}]}
-JSON
-echo "== bucket $bucket, policy putonly (s3:PutObject on $bucket/* only), user $user bound to it"
-mc --quiet mb "demo/$bucket" >/dev/null
-mc --quiet admin policy create demo putonly "$work/policy.json" >/dev/null
-mc --quiet admin user add demo "$user" "$secret" >/dev/null
-mc --quiet admin policy attach demo putonly --user "$user" >/dev/null
+start_minio "$s3_port" "${minio_oidc[@]}"
+putonly_user "$bucket" "$user" "$secret"
 # MinIO can answer before its IAM data is loaded: read the binding back.
 for _ in $(seq 100); do
   mc --quiet admin user info demo "$user" 2>/dev/null | grep -q putonly && break

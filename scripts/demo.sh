@@ -6,8 +6,6 @@
 # metric lines. Stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PATH="$(go env GOPATH)/bin:$PATH"
-export PATH
 uploader=bin/uploader
 
 if [ -n "${S3_BUCKET_NAME:-}" ]; then
@@ -15,42 +13,15 @@ if [ -n "${S3_BUCKET_NAME:-}" ]; then
   UPLOAD_COUNT=${UPLOAD_COUNT:-3} UPLOAD_INTERVAL=${UPLOAD_INTERVAL:-5s} LOG_FORMAT=${LOG_FORMAT:-text} exec "$uploader"
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 s3_port=$(free_port)
-root_user=demoroot
-root_pass=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-echo "== starting MinIO on 127.0.0.1:$s3_port (data in $work)"
-MINIO_ROOT_USER=$root_user MINIO_ROOT_PASSWORD=$root_pass MINIO_BROWSER=off \
-  minio server "$work/data" --address "127.0.0.1:$s3_port" --console-address "127.0.0.1:$(free_port)" --quiet \
-  >"$work/minio.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$s3_port/minio/health/ready" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-
-export MC_CONFIG_DIR=$work/mc
-export MC_HOST_demo="http://$root_user:$root_pass@127.0.0.1:$s3_port"
+echo "== starting MinIO on 127.0.0.1:$s3_port"
+start_minio "$s3_port"
 bucket="uploader-demo"
 user=uploader
-secret=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
-cat >"$work/policy.json" <<JSON
-{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::$bucket/*"]}]}
-JSON
-echo "== bucket $bucket, policy putonly (s3:PutObject on $bucket/* only), user $user bound to it"
-mc --quiet mb "demo/$bucket" >/dev/null
-mc --quiet admin policy create demo putonly "$work/policy.json" >/dev/null
-mc --quiet admin user add demo "$user" "$secret" >/dev/null
-mc --quiet admin policy attach demo putonly --user "$user" >/dev/null
+secret=$(random_hex 18)
+putonly_user "$bucket" "$user" "$secret"
 
 metrics_port=$(free_port)
 echo "== uploader: builtin image source, every 1s, as the put-only user"
@@ -65,7 +36,8 @@ upid=$!
 pids+=("$upid")
 uploads=0
 for _ in $(seq 60); do
-  uploads=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" 2>/dev/null | awk '/^uploader_uploads_total /{print $2}')
+  # Until the server listens, curl fails: that is not the script's failure.
+  uploads=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" 2>/dev/null | awk '/^uploader_uploads_total /{print $2}' || true)
   [ "${uploads:-0}" -ge 3 ] 2>/dev/null && break
   sleep 0.5
 done

@@ -1,0 +1,57 @@
+# shellcheck shell=bash
+# Shared by the demo scripts: a work directory cleaned up at exit, background
+# processes stopped at exit, and a MinIO on loopback with a put-only user.
+# Source it after `set -euo pipefail`.
+
+PATH="$(go env GOPATH)/bin:$PATH"
+export PATH
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# start_minio PORT [NAME=value...]: MinIO on 127.0.0.1:PORT with fresh root
+# credentials and extra environment, data in $work; waits until it serves S3
+# and points mc's alias "demo" at it.
+start_minio() {
+  local port=$1
+  shift
+  local user=demoroot pass
+  pass=$(random_hex 12)
+  env "$@" MINIO_ROOT_USER=$user MINIO_ROOT_PASSWORD="$pass" MINIO_BROWSER=off MINIO_UPDATE=off \
+    minio server "$work/data" --address "127.0.0.1:$port" --console-address "127.0.0.1:$(free_port)" --quiet \
+    >"$work/minio.log" 2>&1 &
+  pids+=($!)
+  export MC_CONFIG_DIR=$work/mc
+  export MC_HOST_demo="http://$user:$pass@127.0.0.1:$port"
+  # Ready is not enough: MinIO loads its IAM data after it reports ready.
+  for _ in $(seq 300); do
+    mc --quiet admin user list demo >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  cat "$work/minio.log"
+  echo "MinIO did not start" >&2
+  return 1
+}
+
+# putonly_user BUCKET USER SECRET: the bucket, a policy "putonly" granting
+# s3:PutObject on its objects and nothing else, and a user bound to it.
+putonly_user() {
+  local bucket=$1 user=$2 secret=$3
+  cat >"$work/policy.json" <<JSON
+{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::$bucket/*"]}]}
+JSON
+  echo "== bucket $bucket, policy putonly (s3:PutObject on $bucket/* only), user $user bound to it"
+  mc --quiet mb "demo/$bucket" >/dev/null
+  mc --quiet admin policy create demo putonly "$work/policy.json" >/dev/null
+  mc --quiet admin user add demo "$user" "$secret" >/dev/null
+  mc --quiet admin policy attach demo putonly --user "$user" >/dev/null
+}
