@@ -141,12 +141,11 @@ func (l *loop) cycle(ctx context.Context) bool {
 	l.metrics.fetchDuration.Observe(fetched.Sub(start).Seconds())
 
 	key := l.keys(img.Ext)
-	body := &readRecorder{r: img.Body}
-	res, err := l.uploader.Upload(cctx, key, body, img.Size, img.ContentType)
+	res, err := l.uploader.Upload(cctx, key, img.Body, img.Size, img.ContentType)
 	if err != nil {
 		// A body that failed mid-stream is the source's fault, not S3's.
-		if rerr := body.err.Load(); rerr != nil {
-			stage, reason := classifyFetch(*rerr)
+		if bodyErr := (*upload.BodyError)(nil); errors.As(err, &bodyErr) {
+			stage, reason := classifyFetch(bodyErr.Err)
 			l.failure(stage, reason, err, "key", key)
 			return false
 		}
@@ -166,20 +165,6 @@ func (l *loop) cycle(ctx context.Context) bool {
 func (l *loop) failure(stage, reason string, err error, attrs ...any) {
 	l.metrics.fail(stage, reason)
 	l.logger.Warn("cycle failed", append([]any{"stage", stage, "reason", reason, "err", err}, attrs...)...)
-}
-
-// readRecorder keeps the first error other than EOF that its reader returned.
-type readRecorder struct {
-	r   io.Reader
-	err atomic.Pointer[error]
-}
-
-func (r *readRecorder) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
-		r.err.CompareAndSwap(nil, &err)
-	}
-	return n, err
 }
 
 // classifyFetch maps a download error to its stage and reason.

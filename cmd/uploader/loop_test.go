@@ -238,8 +238,10 @@ func TestCycleClassifiesFailures(t *testing.T) {
 			return &fetch.Image{Body: io.NopCloser(&errReader{"\x89PNG", fmt.Errorf("read: %w", fetch.ErrTruncated)}), Size: 100, Ext: "png"}, nil
 		}, func(ctx context.Context, k string, b io.Reader, s int64, c string) (upload.Result, error) {
 			_, err := io.Copy(io.Discard, b)
-			return upload.Result{}, fmt.Errorf("put: request failed: %v", err) // no %w: classify without the chain
+			return upload.Result{}, fmt.Errorf("put: %w", &upload.BodyError{Err: err})
 		}, stageValidate, "truncated"},
+		{"source timeout mid-upload", okCredsF(), okFetch, errUpload(fmt.Errorf("put: %w", &upload.BodyError{Err: context.DeadlineExceeded})), stageFetch, "timeout"},
+		{"upload timeout", okCredsF(), okFetch, errUpload(fmt.Errorf("put: %w", context.DeadlineExceeded)), stageUpload, "timeout"},
 		{"exists", okCredsF(), okFetch, errUpload(fmt.Errorf("put: %w", upload.ErrExists)), stageUpload, "exists"},
 		{"access denied", okCredsF(), okFetch, errUpload(apiErr("AccessDenied")), stageUpload, "access_denied"},
 		{"no such bucket", okCredsF(), okFetch, errUpload(apiErr("NoSuchBucket")), stageUpload, "no_such_bucket"},

@@ -24,6 +24,13 @@ import (
 // conditional write (If-None-Match: *) was refused with 412 Precondition Failed.
 var ErrExists = errors.New("object already exists")
 
+// BodyError marks an upload that failed because reading the body failed, not
+// because of S3: the source broke off, was too large, or timed out.
+type BodyError struct{ Err error }
+
+func (e *BodyError) Error() string { return "read body: " + e.Err.Error() }
+func (e *BodyError) Unwrap() error { return e.Err }
+
 // API is the part of the S3 client the Uploader calls. *s3.Client satisfies it.
 type API interface {
 	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
@@ -113,7 +120,7 @@ func New(client API, bucket string, opts Options) *Uploader {
 // body's exact length, or -1 when unknown. The object appears whole or not at
 // all: on any error (body read error, cancelled ctx, refused write) no object
 // and no multipart upload is left, and the returned error wraps the cause
-// (ErrExists, the body's own error, ctx.Err()).
+// (ErrExists, the body's own error in a *BodyError, ctx.Err()).
 func (u *Uploader) Upload(ctx context.Context, key string, body io.Reader, size int64, contentType string) (Result, error) {
 	r := &recordingReader{r: body}
 	var (
@@ -132,8 +139,9 @@ func (u *Uploader) Upload(ctx context.Context, key string, body io.Reader, size 
 		if isPreconditionFailed(err) {
 			err = fmt.Errorf("%w: %w", ErrExists, err)
 		}
-		if bodyErr := r.Err(); bodyErr != nil && !errors.Is(err, bodyErr) {
-			err = errors.Join(err, bodyErr)
+		if bodyErr := r.Err(); bodyErr != nil {
+			// The SDK may report the body's error only as text: wrap it.
+			err = errors.Join(&BodyError{Err: bodyErr}, err)
 		}
 		return Result{}, fmt.Errorf("%s s3://%s/%s: %w", op, u.bucket, key, err)
 	}

@@ -179,6 +179,10 @@ func TestUploadBodyError(t *testing.T) {
 			if !errors.Is(err, errBroken) || !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Errorf("got %v, want an error wrapping the body's error", err)
 			}
+			var bodyErr *BodyError
+			if !errors.As(err, &bodyErr) {
+				t.Errorf("got %v, want a *BodyError: the body failed, not S3", err)
+			}
 			if errors.Is(err, ErrExists) {
 				t.Errorf("got %v, want not ErrExists", err)
 			}
