@@ -93,6 +93,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("invalid configuration (see uploader help):\n%w", err)
 	}
 	logger := newLogger(cfg, stdout)
+	// A library that writes to the standard logger (the transfer manager does
+	// when a multipart upload fails) then writes JSON lines like ours.
+	slog.SetDefault(logger)
 	// Refresh temporary credentials up to a minute before they expire, so that
 	// a request signed just before expiry does not reach S3 just after it.
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) {
