@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"reflect"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/upload"
 )
 
 // config is the whole configuration, read from the environment. The names are
@@ -33,7 +37,7 @@ type config struct {
 	Count           int           `envconfig:"UPLOAD_COUNT" default:"0" desc:"0 runs forever (Deployment); N exits 0 after N uploads (Job)"`
 	MaxFailures     int           `envconfig:"UPLOAD_MAX_CONSECUTIVE_FAILURES" default:"5" desc:"Job mode exits non-zero after this many failed cycles in a row"`
 	CycleTimeout    time.Duration `envconfig:"UPLOAD_TIMEOUT" default:"2m" desc:"deadline of one cycle: credentials, download and upload"`
-	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"25s" desc:"on SIGTERM, time the upload in flight gets to finish (below Kubernetes' 30s grace)"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"25s" desc:"on SIGTERM, time the upload in flight gets to finish; with the abort that may follow (4s) it stays below Kubernetes' 30s grace"`
 
 	RequireModes   string `envconfig:"REQUIRE_CREDENTIAL_MODE" desc:"comma list of allowed credential modes (static, node-role, irsa, pod-identity, ecs, shared-profile); refuse to start otherwise"`
 	LeastPrivilege string `envconfig:"LEAST_PRIVILEGE_CHECK" default:"off" desc:"off, warn or enforce: probe at start that the credentials can put objects and nothing more"`
@@ -103,8 +107,11 @@ func (c config) validate() []error {
 	} else if len(c.Bucket) < 3 || len(c.Bucket) > 63 || strings.ContainsAny(c.Bucket, " /:") {
 		bad("S3_BUCKET_NAME", "not a valid bucket name: %q", c.Bucket)
 	}
-	if strings.HasPrefix(c.KeyPrefix, "/") || strings.ContainsAny(c.KeyPrefix, " :") {
-		bad("S3_KEY_PREFIX", "must not start with / nor contain spaces or colons, got %q", c.KeyPrefix)
+	if err := upload.CheckPrefix(c.KeyPrefix); err != nil {
+		bad("S3_KEY_PREFIX", "%v", err)
+	}
+	if _, err := creds.ParseModes(c.RequireModes); err != nil {
+		bad("REQUIRE_CREDENTIAL_MODE", "%v", err)
 	}
 	if c.SourceURL != "builtin:" {
 		if u, err := url.Parse(c.SourceURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -203,6 +210,27 @@ The SDK's own variables set endpoints, credentials and checksums, e.g. AWS_ENDPO
 AWS_ENDPOINT_URL_STS, AWS_PROFILE, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE,
 AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_REQUEST_CHECKSUM_CALCULATION.
 `)
+}
+
+// LogValue is the effective configuration for the start line, each variable
+// under its lower-cased name; the image source's password and query hidden.
+func (c config) LogValue() slog.Value {
+	v := reflect.ValueOf(c)
+	attrs := make([]slog.Attr, 0, v.NumField())
+	for i := range v.NumField() {
+		name := strings.ToLower(v.Type().Field(i).Tag.Get("envconfig"))
+		val := v.Field(i).Interface()
+		switch x := val.(type) {
+		case time.Duration:
+			val = x.String()
+		case string:
+			if name == "image_source_url" {
+				val = redactURL(x)
+			}
+		}
+		attrs = append(attrs, slog.Any(name, val))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // configVars lists the names of every configuration variable.

@@ -63,6 +63,7 @@ func TestLoadConfigListsEveryProblem(t *testing.T) {
 		"IMAGE_SOURCE_URL":                "ftp://user:hunter2@example.com/x",
 		"S3_KEY_PREFIX":                   "/a b",
 		"FETCH_TIMEOUT":                   "soon",
+		"REQUIRE_CREDENTIAL_MODE":         "irsa,magic",
 	})
 	_, err := loadConfig()
 	if err == nil {
@@ -80,7 +81,9 @@ func TestLoadConfigListsEveryProblem(t *testing.T) {
 		`LOG_LEVEL: must be debug, info, warn or error, got "loud"`,
 		`LEAST_PRIVILEGE_CHECK: must be off, warn or enforce, got "maybe"`,
 		"IMAGE_SOURCE_URL: must be an http(s) URL or builtin:",
-		"S3_KEY_PREFIX: must not start with /",
+		`S3_KEY_PREFIX: must not start with "/"`,
+		`REQUIRE_CREDENTIAL_MODE: `,
+		`"magic"`,
 		`FETCH_TIMEOUT: cannot parse "soon"`,
 	} {
 		if !strings.Contains(msg, want) {

@@ -21,7 +21,9 @@ import (
 func servedMetrics(t *testing.T) []string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	newMetrics(reg)
+	if _, err := newMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := creds.NewWatcher(aws.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), reg, creds.Options{}); err != nil {
 		t.Fatal(err)
 	}

@@ -85,6 +85,10 @@ func (l *loop) run(ctx context.Context) error {
 			timer.Reset(max(0, l.interval-l.now().Sub(start)))
 			continue
 		}
+		if ctx.Err() != nil {
+			// Stopped during the cycle: a shutdown, not a failure to give up on.
+			return nil
+		}
 		failed++
 		consecutive++
 		l.health.lastOK.Store(false)
@@ -143,6 +147,11 @@ func (l *loop) cycle(ctx context.Context) bool {
 	key := l.keys(img.Ext)
 	res, err := l.uploader.Upload(cctx, key, img.Body, img.Size, img.ContentType)
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// The shutdown cancelled the upload (and so the body's reads).
+			l.failure(stageUpload, "canceled", err, "key", key)
+			return false
+		}
 		// A body that failed mid-stream is the source's fault, not S3's.
 		if bodyErr := (*upload.BodyError)(nil); errors.As(err, &bodyErr) {
 			stage, reason := classifyFetch(bodyErr.Err)

@@ -53,7 +53,10 @@ func storeAll(_ context.Context, _ string, body io.Reader, _ int64, _ string) (u
 func newTestLoop(t *testing.T, f imageFetcher, u imageUploader) (*loop, *metrics, *bytes.Buffer) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	m := newMetrics(reg)
+	m, err := newMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var logs bytes.Buffer
 	var n atomic.Int64
 	l := &loop{
@@ -203,6 +206,19 @@ func TestLoopShutdownAbortsSlowUpload(t *testing.T) {
 	}
 }
 
+func TestLoopJobStoppedDuringFailingCycleExitsZero(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	l, _, _ := newTestLoop(t, fetchFunc(okFetch), uploadFunc(func(uctx context.Context, _ string, _ io.Reader, _ int64, _ string) (upload.Result, error) {
+		cancel()
+		<-uctx.Done()
+		return upload.Result{}, uctx.Err()
+	}))
+	l.count, l.maxFailures, l.shutdownTimeout = 3, 1, 10*time.Millisecond
+	if err := l.run(ctx); err != nil {
+		t.Fatalf("run: got %v, want nil: a Job stopped by SIGTERM exits 0", err)
+	}
+}
+
 // errReader fails after its data, as a cut-off download does.
 type errReader struct {
 	data string
@@ -278,7 +294,9 @@ func errUpload(err error) uploadFunc {
 
 func TestMetricsLint(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	newMetrics(reg)
+	if _, err := newMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
 	problems, err := promlint.NewWithMetricFamilies(mustGather(t, reg)).Lint()
 	if err != nil {
 		t.Fatal(err)

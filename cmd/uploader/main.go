@@ -99,7 +99,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// Refresh temporary credentials up to a minute before they expire, so that
 	// a request signed just before expiry does not reach S3 just after it.
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) {
-		o.ExpiryWindow = time.Minute
+		o.ExpiryWindow = expiryWindow
 		o.ExpiryWindowJitterFrac = 0.5
 	}))
 	if err != nil {
@@ -178,9 +178,11 @@ func printIdentity(w io.Writer, id creds.Identity) {
 // loop is done.
 func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.Client, logger *slog.Logger) error {
 	reg := prometheus.NewRegistry()
-	m := newMetrics(reg)
+	m, err := newMetrics(reg)
+	if err != nil {
+		return err
+	}
 	now := time.Now
-
 	fetcher, err := fetch.New(cfg.SourceURL, fetch.Options{MaxBytes: cfg.MaxImageBytes, Timeout: cfg.FetchTimeout})
 	if err != nil {
 		return fmt.Errorf("IMAGE_SOURCE_URL: %w", err)
@@ -189,28 +191,14 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 	if host == "" {
 		host, _ = os.Hostname()
 	}
-	keys := upload.Keys{Prefix: cfg.KeyPrefix, Host: host}
-	logger.Info("uploader starting", "version", version, "bucket", cfg.Bucket, "region", awsCfg.Region,
-		"key_prefix", cfg.KeyPrefix, "image_source", fetcher.Source(), "interval", cfg.Interval.String(),
-		"count", cfg.Count, "max_image_bytes", cfg.MaxImageBytes, "metrics_addr", cfg.MetricsAddr,
-		"require_credential_mode", cfg.RequireModes, "least_privilege_check", cfg.LeastPrivilege)
-
 	h := &health{start: now(), stale: cfg.Interval + cfg.CycleTimeout + 10*time.Second, firstWait: cfg.Interval}
 	h.beat(now())
-	cc, err := newCredsCheck(ctx, cfg, awsCfg, s3Client, reg, logger, h)
-	if err != nil {
-		return err
-	}
 
-	l := &loop{
-		fetcher: fetcher, uploader: upload.New(s3Client, cfg.Bucket, upload.Options{}), creds: cc,
-		keys: keys.Next, metrics: m, health: h, logger: logger,
-		interval: cfg.Interval, count: cfg.Count, maxFailures: cfg.MaxFailures,
-		cycleTimeout: cfg.CycleTimeout, shutdownTimeout: cfg.ShutdownTimeout,
-		now: now, jitter: defaultJitter,
-	}
-
-	g, gctx := errgroup.WithContext(ctx)
+	// The server starts first, so that liveness answers while credentials
+	// resolve and the least-privilege check runs; readiness waits for them.
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	g, gctx := errgroup.WithContext(sctx)
 	if cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
@@ -220,11 +208,31 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 		srv := &http.Server{Handler: newHandler(reg, h, now), ReadHeaderTimeout: 5 * time.Second}
 		g.Go(func() error { return serve(gctx, srv, ln) })
 	}
+	cc, id, err := newCredsCheck(gctx, cfg, awsCfg, s3Client, reg, logger, h)
+	if err != nil {
+		stop()
+		_ = g.Wait()
+		return err
+	}
+	logger.Info("uploader starting", "version", version, "host", host, "config", cfg,
+		"credential_mode", id.Mode, "credential_source", id.Source)
+
+	l := &loop{
+		fetcher: fetcher, creds: cc,
+		// Abort a cancelled multipart upload quickly: SHUTDOWN_TIMEOUT plus
+		// this stays below Kubernetes' 30 s grace period.
+		uploader: upload.New(s3Client, cfg.Bucket, upload.Options{AbortTimeout: abortTimeout}),
+		keys:     upload.Keys{Prefix: cfg.KeyPrefix, Host: host}.Next,
+		metrics:  m, health: h, logger: logger,
+		interval: cfg.Interval, count: cfg.Count, maxFailures: cfg.MaxFailures,
+		cycleTimeout: cfg.CycleTimeout, shutdownTimeout: cfg.ShutdownTimeout,
+		now: now, jitter: defaultJitter,
+	}
 	loopDone := make(chan struct{})
 	g.Go(func() error {
 		defer close(loopDone)
 		defer h.stopped.Store(true)
-		return l.run(ctx)
+		return l.run(gctx)
 	})
 	// The server stops with the loop: a finished Job exits.
 	g.Go(func() error {
@@ -244,6 +252,13 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 	return nil
 }
 
+// expiryWindow is how long before their expiry temporary credentials are
+// refreshed (less up to half of it, jittered); a variable for the rotation test.
+var expiryWindow = time.Minute
+
+// abortTimeout bounds the abort of a failed multipart upload.
+const abortTimeout = 4 * time.Second
+
 var errLoopDone = errors.New("loop done")
 
 // credsCheck resolves the credentials each cycle and enforces the required modes.
@@ -253,14 +268,17 @@ type credsCheck struct {
 	health  *health
 }
 
-func newCredsCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Client, reg prometheus.Registerer, logger *slog.Logger, h *health) (*credsCheck, error) {
+// newCredsCheck resolves the credentials at start, enforces
+// REQUIRE_CREDENTIAL_MODE and runs the least-privilege check if asked. The
+// Identity is zero when credentials are unavailable and nothing requires them.
+func newCredsCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Client, reg prometheus.Registerer, logger *slog.Logger, h *health) (*credsCheck, creds.Identity, error) {
 	allowed, err := creds.ParseModes(cfg.RequireModes)
 	if err != nil {
-		return nil, fmt.Errorf("REQUIRE_CREDENTIAL_MODE: %w", err)
+		return nil, creds.Identity{}, fmt.Errorf("REQUIRE_CREDENTIAL_MODE: %w", err)
 	}
 	w, err := creds.NewWatcher(awsCfg, logger, reg, creds.Options{})
 	if err != nil {
-		return nil, err
+		return nil, creds.Identity{}, err
 	}
 	c := &credsCheck{watcher: w, allowed: allowed, health: h}
 	id, err := c.watcher.Check(ctx)
@@ -268,43 +286,55 @@ func newCredsCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s
 		// Without a required mode the loop counts and retries; with one, the
 		// mode cannot be proven, so refusing to start is the safe answer.
 		if len(allowed) > 0 || cfg.LeastPrivilege == "enforce" {
-			return nil, fmt.Errorf("resolve credentials: %w", err)
+			return nil, id, fmt.Errorf("resolve credentials: %w", err)
 		}
 		logger.Error("credentials unavailable at start", "reason", creds.Reason(err), "err", err)
-		return c, nil
+		return c, id, nil
 	}
 	if len(allowed) > 0 {
 		if err := creds.Require(id, allowed); err != nil {
-			return nil, err
+			return nil, id, err
 		}
 	}
 	for _, w := range id.Warnings() {
 		logger.Warn("weak credential mode", "mode", id.Mode, "warning", w)
 	}
 	if cfg.LeastPrivilege != "off" {
-		// The gauge is registered only when the check runs: 0 never means "not checked".
-		lp, err := creds.NewCheckMetric(reg)
-		if err != nil {
-			return nil, err
-		}
-		report, err := creds.Check(ctx, client, cfg.Bucket, cfg.KeyPrefix, creds.CheckOptions{})
-		lp.Set(report, err)
-		if err != nil {
-			return nil, fmt.Errorf("least-privilege check: %w", err)
-		}
-		var table strings.Builder
-		report.WriteTable(&table)
-		if report.ExitCode() != 0 {
-			if cfg.LeastPrivilege == "enforce" {
-				return nil, fmt.Errorf("least-privilege check: %s\n%s", report.Verdict(), table.String())
-			}
-			logger.Warn("least privilege does not hold", "verdict", report.Verdict(), "table", table.String())
-		} else {
-			logger.Info("least privilege holds", "verdict", report.Verdict())
+		if err := leastPrivilegeAtStart(ctx, cfg, client, reg, logger); err != nil {
+			return nil, id, err
 		}
 	}
 	h.credsOK.Store(true)
-	return c, nil
+	return c, id, nil
+}
+
+// leastPrivilegeAtStart runs the least-privilege check: with "enforce" a
+// failed or inconclusive check stops the start; with "warn" it is logged.
+func leastPrivilegeAtStart(ctx context.Context, cfg config, client *s3.Client, reg prometheus.Registerer, logger *slog.Logger) error {
+	// The gauge is registered only when the check runs: 0 never means "not checked".
+	lp, err := creds.NewCheckMetric(reg)
+	if err != nil {
+		return err
+	}
+	report, err := creds.Check(ctx, client, cfg.Bucket, cfg.KeyPrefix, creds.CheckOptions{})
+	lp.Set(report, err)
+	enforce := cfg.LeastPrivilege == "enforce"
+	switch {
+	case err != nil && enforce:
+		return fmt.Errorf("least-privilege check: %w", err)
+	case err != nil:
+		logger.Warn("least-privilege check could not run", "err", err)
+	case report.ExitCode() != 0:
+		var table strings.Builder
+		report.WriteTable(&table)
+		if enforce {
+			return fmt.Errorf("least-privilege check: %s\n%s", report.Verdict(), table.String())
+		}
+		logger.Warn("least privilege does not hold", "verdict", report.Verdict(), "table", table.String())
+	default:
+		logger.Info("least privilege holds", "verdict", report.Verdict())
+	}
+	return nil
 }
 
 func (c *credsCheck) check(ctx context.Context) (string, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +35,7 @@ type metrics struct {
 	lastSuccess    prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		uploads: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "uploader", Name: "uploads_total",
@@ -73,11 +74,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			m.failures.WithLabelValues(stage, r)
 		}
 	}
-	reg.MustRegister(m.uploads, m.failures, m.bytes, m.fetchDuration, m.uploadDuration, m.lastSuccess, buildInfo,
+	for _, c := range []prometheus.Collector{
+		m.uploads, m.failures, m.bytes, m.fetchDuration, m.uploadDuration, m.lastSuccess, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
-	return m
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
 }
 
 // fail counts a failed cycle, folding an unknown reason into "other".

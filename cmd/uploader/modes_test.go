@@ -94,6 +94,7 @@ func TestCredentialModesEndToEnd(t *testing.T) {
 			if want := `"mode":"` + wantMode + `"`; !strings.Contains(out, want) {
 				t.Errorf("log: got no %s in\n%s", want, out)
 			}
+			f.assertNoSecrets(t, out)
 			if got := len(f.keysUnder(t, prefix)); got != 3 {
 				t.Errorf("objects under %s: got %d, want 3", prefix, got)
 			}
@@ -105,27 +106,60 @@ func TestCredentialModesEndToEnd(t *testing.T) {
 			if got := checkField(out, "credential mode:"); got != wantMode {
 				t.Errorf("check credential mode: got %q, want %q\n%s", got, wantMode, out)
 			}
-			for _, secret := range []string{f.Secret, f.Srv.RootPassword} {
-				if strings.Contains(out, secret) {
-					t.Errorf("check output contains a secret key")
-				}
-			}
+			f.assertNoSecrets(t, out)
 		})
 	}
 }
 
+// assertNoSecrets fails if out holds any secret of the fixture: the static
+// keys' secret, MinIO's root password, any secret key or session token the
+// stand-ins minted, or any JWT (service-account tokens, MinIO session tokens).
+func (f modesFixture) assertNoSecrets(t *testing.T, out string) {
+	t.Helper()
+	secrets := append([]string{f.Secret, f.Srv.RootPassword}, f.Minter.Secrets()...)
+	for _, secret := range secrets {
+		if secret != "" && strings.Contains(out, secret) {
+			t.Errorf("output holds a secret (%d characters) minted or configured for this test", len(secret))
+		}
+	}
+	if strings.Contains(out, "eyJ") {
+		t.Errorf("output holds what looks like a JWT (a token):\n%s", out)
+	}
+}
+
 func TestCheckReportsOverPrivilege(t *testing.T) {
-	f := setupModes(t, standin.StackOptions{Services: []string{standin.ServiceIMDS}}, standin.MinterOptions{})
+	f := setupModes(t, standin.StackOptions{Services: []string{standin.ServiceIMDS, standin.ServicePodIdentity}}, standin.MinterOptions{})
 	f.setEnv(t, "root", "root/")
 	out, err := runFor(t, time.Minute, "check")
-	if err == nil {
-		t.Fatalf("check with root credentials: got nil error, want over-privilege reported\n%s", out)
+	assertOverPrivileged(t, out, err)
+	f.assertNoSecrets(t, out)
+
+	// The same for temporary credentials of a user allowed everything in the
+	// bucket, served as the node's role and by the Pod Identity agent.
+	user, secret := "readwrite"+miniotest.RandomHex(4), miniotest.RandomHex(16)
+	f.Srv.Admin(t, "admin", "user", "add", "t", user, secret)
+	f.Srv.Admin(t, "admin", "policy", "attach", "t", "readwrite", "--user", user)
+	f.Stack.UseMinter(standin.NewMinter(f.Srv.Endpoint, user, secret, standin.MinterOptions{}))
+	for _, mode := range []string{"node-role", "pod-identity"} {
+		t.Run(mode, func(t *testing.T) {
+			f.setEnv(t, mode, "over-"+mode+"/")
+			out, err := runFor(t, time.Minute, "check")
+			assertOverPrivileged(t, out, err)
+			if strings.Contains(out, secret) {
+				t.Error("check output holds the readwrite user's secret key")
+			}
+			f.assertNoSecrets(t, out)
+		})
 	}
-	if got := exitCode(err); got == 0 {
-		t.Errorf("exit code: got %d, want non-zero", got)
+}
+
+func assertOverPrivileged(t *testing.T, out string, err error) {
+	t.Helper()
+	if got := exitCode(err); got != 3 {
+		t.Errorf("check exit code: got %d (%v), want 3 (over-privileged)\n%s", got, err, out)
 	}
-	if strings.Contains(out, f.Srv.RootPassword) {
-		t.Errorf("check output contains the root secret key")
+	if !strings.Contains(out, "OVER-PRIVILEGED") {
+		t.Errorf("check table lacks OVER-PRIVILEGED:\n%s", out)
 	}
 }
 
@@ -138,6 +172,11 @@ func TestRotationKeepsUploading(t *testing.T) {
 		t.Skip("rotation runs for seconds")
 	}
 	f := setupModes(t, standin.StackOptions{TokenLifetime: 4 * time.Second}, standin.MinterOptions{Advertise: 2 * time.Second})
+	// Credentials cached until a second before they expire, as the default
+	// window of a minute does for credentials that live an hour: requests
+	// signed near the end of their life are part of the test.
+	defer func(w time.Duration) { expiryWindow = w }(expiryWindow)
+	expiryWindow = time.Second
 	for _, mode := range []string{"node-role", "irsa", "pod-identity"} {
 		t.Run(mode, func(t *testing.T) {
 			prefix := "rotation-" + mode + "/"
@@ -153,6 +192,7 @@ func TestRotationKeepsUploading(t *testing.T) {
 			if n := strings.Count(out, `"cycle failed"`); n > 0 {
 				t.Errorf("failed cycles: got %d, want 0\n%s", n, out)
 			}
+			f.assertNoSecrets(t, out)
 			if got := len(f.keysUnder(t, prefix)); got != 28 {
 				t.Errorf("objects: got %d, want 28", got)
 			}
@@ -203,6 +243,7 @@ func TestRevocationCountsFailuresAndRecovers(t *testing.T) {
 	before := uploaded()
 	f.Minter.Restore()
 	waitUntil(t, 30*time.Second, "uploads to resume", func() bool { return uploaded() >= before+2 })
+	f.assertNoSecrets(t, out.String())
 }
 
 // checkField returns the value after label in `uploader check` output.
