@@ -53,9 +53,10 @@ ensure_bucket() {
     BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true
   # The uploader may not abort multipart uploads (it only has s3:PutObject);
   # the bucket cleans up any it leaves.
-  printf '%s\n' '{"Rules":[{"ID":"abort-incomplete-multipart","Status":"Enabled","Filter":{},"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":1}}]}' >"$TMP/lifecycle.json"
+  # The app may only put objects, so it cannot abort a failed multipart
+  # upload: the bucket removes incomplete ones instead (lifecycle.json).
   run aws s3api put-bucket-lifecycle-configuration --bucket "$S3_BUCKET_NAME" \
-    --lifecycle-configuration "file://$TMP/lifecycle.json"
+    --lifecycle-configuration "file://$AWS_DIR/lifecycle.json"
 }
 
 ensure_policy() {
