@@ -9,7 +9,7 @@
 //   - Known size over https: one PutObject streaming the body unbuffered. The
 //     SDK sends it aws-chunked with a trailing CRC32 and an unsigned payload
 //     hash; memory does not grow with the body. Above Options.MaxPutSize
-//     (5 GiB, S3's PutObject limit; 16 MiB for MinIO over TLS) it goes multipart.
+//     (16 MiB by default: MinIO takes no larger chunk) it goes multipart.
 //   - Known size over plain http, or unknown size: the transfer manager
 //     (feature/s3/transfermanager), which buffers at most (Concurrency+2) parts.
 //     Over http the SDK can checksum only a seekable body (the trailing

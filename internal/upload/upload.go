@@ -45,7 +45,10 @@ const (
 	DefaultPartSize     = 8 << 20
 	DefaultConcurrency  = 2
 	DefaultAbortTimeout = 30 * time.Second
-	DefaultMaxPutSize   = 5 << 30 // S3's limit for one PutObject
+	// DefaultMaxPutSize is 16 MiB: the SDK streams a known-size body over
+	// https as one aws-chunked chunk, which S3 takes up to 5 GiB but MinIO
+	// refuses above 16 MiB. Larger images go multipart, on either store.
+	DefaultMaxPutSize = 16 << 20
 	// MinPartSize is the smallest part S3 accepts (except the last one).
 	MinPartSize = 5 << 20
 )
@@ -66,9 +69,7 @@ type Options struct {
 	AbortTimeout time.Duration
 	// MaxPutSize is the largest known-size body sent as one streaming
 	// PutObject; larger ones go multipart. Zero means DefaultMaxPutSize
-	// (5 GiB). The SDK sends a known-size stream over https as a single
-	// aws-chunked chunk, which S3 takes but MinIO refuses above 16 MiB
-	// ("chunk too big"): set 16 MiB for MinIO over TLS.
+	// (16 MiB, which every S3-compatible store takes); up to 5 GiB on S3.
 	MaxPutSize int64
 }
 

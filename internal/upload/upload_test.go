@@ -247,3 +247,50 @@ func TestMultipartListingSeesUploads(t *testing.T) {
 		t.Errorf("got multipart uploads %q, want 1", got)
 	}
 }
+
+// TestUploadHoldsBoundedMemory streams bodies far larger than what the
+// uploader may hold and checks that the Go heap never grows near their size:
+// it would, were a body buffered whole. (How little it takes is measured by
+// BenchmarkUploadMemory.)
+func TestUploadHoldsBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 128 MiB bodies")
+	}
+	e := newEnv(t).withBucket(t)
+	const size = 128 << 20
+	const limit = 48 << 20 // (Concurrency+2) parts of 8 MiB, and room to spare
+	tests := []struct {
+		name   string
+		client *s3.Client
+		known  bool
+	}{
+		// MinIO takes one aws-chunked chunk of at most 16 MiB over https, so
+		// the streaming PutObject runs here with checksums off (as on S3 it
+		// runs over https with them on).
+		{"known: one streaming PutObject", e.httpStream, true},
+		{"known over http: buffered parts", e.http, true},
+		{"unknown: buffered parts", e.http, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := New(tt.client, e.bucket, Options{})
+			n := int64(-1)
+			if tt.known {
+				n = size
+			}
+			peak, _, err := heapDuring(func() error {
+				res, err := u.Upload(context.Background(), Keys{Host: "mem"}.Next("bin"), &patternReader{left: size}, n, "application/octet-stream")
+				if err == nil && res.Bytes != size {
+					err = fmt.Errorf("stored %d bytes, want %d", res.Bytes, size)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if peak > limit {
+				t.Errorf("peak heap during a %d MiB upload: got %d MiB, want at most %d MiB", size>>20, peak>>20, limit>>20)
+			}
+		})
+	}
+}
