@@ -31,7 +31,7 @@ func BenchmarkUpload(b *testing.B) {
 	}
 	for _, tt := range tests {
 		b.Run(tt.name, func(b *testing.B) {
-			u := New(tt.client, e.bucket, Options{})
+			u := New(tt.client, e.bucket, streamAll(tt.client == e.httpStream))
 			keys := Keys{Host: "bench"}
 			size := int64(-1)
 			if tt.known {
@@ -65,7 +65,7 @@ func BenchmarkUploadMemory(b *testing.B) {
 	}
 	for _, tt := range tests {
 		b.Run(tt.name, func(b *testing.B) {
-			u := New(tt.client, e.bucket, Options{})
+			u := New(tt.client, e.bucket, streamAll(tt.client == e.httpStream))
 			keys := Keys{Host: "bench"}
 			n := int64(-1)
 			if tt.known {
@@ -87,6 +87,15 @@ func BenchmarkUploadMemory(b *testing.B) {
 			b.ReportMetric(float64(allocs)/(1<<20)/float64(b.N), "alloc-MiB/op")
 		})
 	}
+}
+
+// streamAll lifts MaxPutSize to S3's 5 GiB limit when stream is true, so
+// that a large known-size body takes the one streaming PutObject.
+func streamAll(stream bool) Options {
+	if stream {
+		return Options{MaxPutSize: 5 << 30}
+	}
+	return Options{}
 }
 
 // heapDuring runs f and returns the peak HeapInuse above the starting level

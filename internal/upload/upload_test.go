@@ -273,7 +273,7 @@ func TestUploadHoldsBoundedMemory(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u := New(tt.client, e.bucket, Options{})
+			u := New(tt.client, e.bucket, streamAll(tt.client == e.httpStream))
 			n := int64(-1)
 			if tt.known {
 				n = size
