@@ -266,3 +266,20 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestNodeRoleHopLimitIsNamed serves IMDS that never answers token requests,
+// as IMDSv2 does for a pod behind a hop limit of 1: the error must say so.
+func TestNodeRoleHopLimitIsNamed(t *testing.T) {
+	f := setupModes(t, standin.StackOptions{Services: []string{standin.ServiceIMDS}}, standin.MinterOptions{})
+	f.Stack.IMDS.SetHopLimitExceeded(true)
+	f.setEnv(t, "node-role", "hop/")
+	out, err := runFor(t, time.Minute, "check")
+	if err == nil {
+		t.Fatalf("check with IMDS unreachable: got nil error\n%s", out)
+	}
+	t.Logf("error: %v", err)
+	if !strings.Contains(err.Error(), "hop limit") {
+		t.Errorf("error: got %q, want it to name the IMDSv2 hop limit", err)
+	}
+	f.assertNoSecrets(t, out+err.Error())
+}
