@@ -23,11 +23,9 @@ import (
 // those of the walkthrough's manifests, so they keep working; endpoints and
 // checksums use the SDK's own variables (AWS_ENDPOINT_URL_S3, ...).
 type config struct {
-	Bucket        string `envconfig:"S3_BUCKET_NAME" required:"true" desc:"bucket the images are written to"`
-	Region        string `envconfig:"AWS_REGION" desc:"AWS region (or AWS_DEFAULT_REGION); required"`
-	DefaultRegion string `envconfig:"AWS_DEFAULT_REGION" desc:"fallback for AWS_REGION, read by the SDK"`
-	KeyPrefix     string `envconfig:"S3_KEY_PREFIX" desc:"prefix of every object key, e.g. images/"`
-	UsePathStyle  bool   `envconfig:"S3_USE_PATH_STYLE" default:"false" desc:"path-style addressing, for MinIO and other S3-compatible stores"`
+	Bucket       string `envconfig:"S3_BUCKET_NAME" required:"true" desc:"bucket the images are written to"`
+	KeyPrefix    string `envconfig:"S3_KEY_PREFIX" desc:"prefix of every object key, e.g. images/"`
+	UsePathStyle bool   `envconfig:"S3_USE_PATH_STYLE" default:"false" desc:"path-style addressing, for MinIO and other S3-compatible stores"`
 
 	SourceURL     string        `envconfig:"IMAGE_SOURCE_URL" default:"https://picsum.photos/1024/768" desc:"http(s) URL answering with a random image, or builtin: for an image made in process"`
 	MaxImageBytes int64         `envconfig:"MAX_IMAGE_BYTES" default:"33554432" desc:"largest image accepted, in bytes"`
@@ -99,9 +97,6 @@ func (c config) validate() []error {
 	bad := func(name, format string, args ...any) {
 		p = append(p, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
 	}
-	if c.Region == "" && c.DefaultRegion == "" {
-		bad("AWS_REGION", "required (or AWS_DEFAULT_REGION), not set")
-	}
 	if c.Bucket == "" {
 		bad("S3_BUCKET_NAME", "required, not set")
 	} else if len(c.Bucket) < 3 || len(c.Bucket) > 63 || strings.ContainsAny(c.Bucket, " /:") {
@@ -141,10 +136,10 @@ func (c config) validate() []error {
 	if c.MaxFailures < 1 {
 		bad("UPLOAD_MAX_CONSECUTIVE_FAILURES", "must be >= 1, got %d", c.MaxFailures)
 	}
-	if !oneOf(c.LeastPrivilege, "off", "warn", "enforce") {
+	if !slices.Contains([]string{"off", "warn", "enforce"}, c.LeastPrivilege) {
 		bad("LEAST_PRIVILEGE_CHECK", "must be off, warn or enforce, got %q", c.LeastPrivilege)
 	}
-	if !oneOf(c.LogFormat, "json", "text") {
+	if !slices.Contains([]string{"json", "text"}, c.LogFormat) {
 		bad("LOG_FORMAT", "must be json or text, got %q", c.LogFormat)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
@@ -156,15 +151,6 @@ func (c config) validate() []error {
 		}
 	}
 	return p
-}
-
-func oneOf(s string, valid ...string) bool {
-	for _, v := range valid {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }
 
 // redactURL hides a URL's password and query, which may carry secrets.
@@ -206,6 +192,7 @@ Environment:
 	}
 	tw.Flush()
 	fmt.Fprint(w, `
+AWS_REGION (or AWS_DEFAULT_REGION, or a region in the AWS profile) is required.
 The SDK's own variables set endpoints, credentials and checksums, e.g. AWS_ENDPOINT_URL_S3,
 AWS_ENDPOINT_URL_STS, AWS_PROFILE, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE,
 AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_REQUEST_CHECKSUM_CALCULATION.
@@ -231,6 +218,17 @@ func (c config) LogValue() slog.Value {
 		attrs = append(attrs, slog.Any(name, val))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// defaultOf returns the default of the variable named env.
+func defaultOf(env string) string {
+	t := reflect.TypeOf(config{})
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Tag.Get("envconfig") == env {
+			return f.Tag.Get("default")
+		}
+	}
+	return ""
 }
 
 // configVars lists the names of every configuration variable.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eks-least-privilege/uploader/internal/miniotest"
 )
 
 // setEnv sets the environment of a test: base plus overrides, every config
@@ -44,10 +46,44 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 }
 
-func TestLoadConfigDefaultRegion(t *testing.T) {
-	setEnv(t, map[string]string{"S3_BUCKET_NAME": "my-bucket", "AWS_DEFAULT_REGION": "eu-west-1"})
-	if _, err := loadConfig(); err != nil {
-		t.Fatalf("AWS_DEFAULT_REGION alone: got %v, want no error", err)
+func TestLoadAllRegion(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		profile string // region in the AWS config file
+		wantErr bool
+	}{
+		{"AWS_REGION", map[string]string{"AWS_REGION": "eu-west-1"}, "", false},
+		{"AWS_DEFAULT_REGION", map[string]string{"AWS_DEFAULT_REGION": "eu-west-1"}, "", false},
+		{"profile", nil, "eu-west-1", false},
+		{"none", nil, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			miniotest.IsolateAWSEnv(t)
+			setEnv(t, map[string]string{"S3_BUCKET_NAME": "my-bucket"})
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			if tt.profile != "" {
+				if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte("[default]\nregion = "+tt.profile+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, awsCfg, err := loadAll(t.Context())
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "AWS_REGION: required") {
+					t.Fatalf("got %v, want AWS_REGION: required", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got %v, want no error", err)
+			}
+			if awsCfg.Region != "eu-west-1" {
+				t.Errorf("region: got %q, want eu-west-1", awsCfg.Region)
+			}
+		})
 	}
 }
 
@@ -72,7 +108,6 @@ func TestLoadConfigListsEveryProblem(t *testing.T) {
 	msg := err.Error()
 	for _, want := range []string{
 		"S3_BUCKET_NAME: required",
-		"AWS_REGION: required",
 		`UPLOAD_INTERVAL: must be >= 100ms, got "0s"`,
 		`UPLOAD_COUNT: cannot parse "many"`,
 		"MAX_IMAGE_BYTES: must be >= 1",

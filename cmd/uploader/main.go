@@ -77,9 +77,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, version)
 		return nil
 	case "healthcheck":
-		addr := os.Getenv("METRICS_ADDR")
-		if addr == "" {
-			addr = ":9090"
+		addr, ok := os.LookupEnv("METRICS_ADDR")
+		if !ok {
+			addr = defaultOf("METRICS_ADDR")
 		}
 		return healthcheck(ctx, addr)
 	case "", "check":
@@ -88,14 +88,25 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 
-	cfg, err := loadConfig()
+	cfg, awsCfg, err := loadAll(ctx)
 	if err != nil {
-		return fmt.Errorf("invalid configuration (see uploader help):\n%w", err)
+		return err
 	}
 	logger := newLogger(cfg, stdout)
 	// A library that writes to the standard logger (the transfer manager does
 	// when a multipart upload fails) then writes JSON lines like ours.
 	slog.SetDefault(logger)
+	s3Client := upload.NewClient(awsCfg, upload.ClientOptions{UsePathStyle: cfg.UsePathStyle})
+	if cmd == "check" {
+		return runCheck(ctx, cfg, awsCfg, s3Client, stdout)
+	}
+	return runDaemon(ctx, cfg, awsCfg, s3Client, logger)
+}
+
+// loadAll reads the uploader's configuration and the SDK's, and reports
+// every problem of both at once.
+func loadAll(ctx context.Context) (config, aws.Config, error) {
+	cfg, problems := loadConfig()
 	// Refresh temporary credentials up to a minute before they expire, so that
 	// a request signed just before expiry does not reach S3 just after it.
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) {
@@ -103,13 +114,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		o.ExpiryWindowJitterFrac = 0.5
 	}))
 	if err != nil {
-		return fmt.Errorf("load AWS configuration: %w", err)
+		problems = errors.Join(problems, fmt.Errorf("AWS configuration: %w", err))
+	} else if awsCfg.Region == "" {
+		// The SDK reads AWS_REGION, AWS_DEFAULT_REGION and the shared profile.
+		problems = errors.Join(problems, errors.New("AWS_REGION: required (or AWS_DEFAULT_REGION, or region in the AWS profile), not set"))
 	}
-	s3Client := upload.NewClient(awsCfg, upload.ClientOptions{UsePathStyle: cfg.UsePathStyle})
-	if cmd == "check" {
-		return runCheck(ctx, cfg, awsCfg, s3Client, stdout)
+	if problems != nil {
+		return cfg, awsCfg, fmt.Errorf("invalid configuration (see uploader help):\n%w", problems)
 	}
-	return runDaemon(ctx, cfg, awsCfg, s3Client, logger)
+	return cfg, awsCfg, nil
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
@@ -132,6 +145,8 @@ func parseLevel(s string) (slog.Level, error) {
 // runCheck prints the identity and the least-privilege table; its exit code
 // tells whether least privilege holds.
 func runCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Client, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, cfg.CycleTimeout)
+	defer cancel()
 	id, err := creds.Resolve(ctx, awsCfg, creds.Options{})
 	if err != nil {
 		return fmt.Errorf("resolve credentials: %w", err)
@@ -214,7 +229,7 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 		_ = g.Wait()
 		return err
 	}
-	logger.Info("uploader starting", "version", version, "host", host, "config", cfg,
+	logger.Info("uploader starting", "version", version, "host", host, "region", awsCfg.Region, "config", cfg,
 		"credential_mode", id.Mode, "credential_source", id.Source)
 
 	l := &loop{
@@ -228,22 +243,12 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 		cycleTimeout: cfg.CycleTimeout, shutdownTimeout: cfg.ShutdownTimeout,
 		now: now, jitter: defaultJitter,
 	}
-	loopDone := make(chan struct{})
 	g.Go(func() error {
-		defer close(loopDone)
+		defer stop() // the server stops with the loop: a finished Job exits
 		defer h.stopped.Store(true)
 		return l.run(gctx)
 	})
-	// The server stops with the loop: a finished Job exits.
-	g.Go(func() error {
-		select {
-		case <-loopDone:
-			return errLoopDone
-		case <-gctx.Done():
-			return nil
-		}
-	})
-	if err := g.Wait(); err != nil && !errors.Is(err, errLoopDone) {
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -258,8 +263,6 @@ var expiryWindow = time.Minute
 
 // abortTimeout bounds the abort of a failed multipart upload.
 const abortTimeout = 4 * time.Second
-
-var errLoopDone = errors.New("loop done")
 
 // credsCheck resolves the credentials each cycle and enforces the required modes.
 type credsCheck struct {
@@ -281,20 +284,19 @@ func newCredsCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s
 		return nil, creds.Identity{}, err
 	}
 	c := &credsCheck{watcher: w, allowed: allowed, health: h}
-	id, err := c.watcher.Check(ctx)
+	// Bounded: a credential endpoint that accepts and never answers must not
+	// hang the start (the SDK's HTTP client has no response timeout).
+	ctx, cancel := context.WithTimeout(ctx, cfg.CycleTimeout)
+	defer cancel()
+	id, reason, err := c.resolve(ctx)
 	if err != nil {
 		// Without a required mode the loop counts and retries; with one, the
 		// mode cannot be proven, so refusing to start is the safe answer.
 		if len(allowed) > 0 || cfg.LeastPrivilege == "enforce" {
 			return nil, id, fmt.Errorf("resolve credentials: %w", err)
 		}
-		logger.Error("credentials unavailable at start", "reason", creds.Reason(err), "err", err)
+		logger.Error("credentials unavailable at start", "reason", reason, "err", err)
 		return c, id, nil
-	}
-	if len(allowed) > 0 {
-		if err := creds.Require(id, allowed); err != nil {
-			return nil, id, err
-		}
 	}
 	for _, w := range id.Warnings() {
 		logger.Warn("weak credential mode", "mode", id.Mode, "warning", w)
@@ -304,7 +306,6 @@ func newCredsCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s
 			return nil, id, err
 		}
 	}
-	h.credsOK.Store(true)
 	return c, id, nil
 }
 
@@ -338,17 +339,23 @@ func leastPrivilegeAtStart(ctx context.Context, cfg config, client *s3.Client, r
 }
 
 func (c *credsCheck) check(ctx context.Context) (string, error) {
+	_, reason, err := c.resolve(ctx)
+	return reason, err
+}
+
+// resolve resolves the credentials (cheap: the SDK caches them) and enforces
+// the required modes; readiness follows the result.
+func (c *credsCheck) resolve(ctx context.Context) (creds.Identity, string, error) {
 	id, err := c.watcher.Check(ctx)
-	if err != nil {
-		c.health.credsOK.Store(false)
-		return creds.Reason(err), err
-	}
-	if len(c.allowed) > 0 {
-		if err := creds.Require(id, c.allowed); err != nil {
-			c.health.credsOK.Store(false)
-			return "mode_not_allowed", err
+	reason := ""
+	switch {
+	case err != nil:
+		reason = creds.Reason(err)
+	case len(c.allowed) > 0:
+		if err = creds.Require(id, c.allowed); err != nil {
+			reason = reasonModeNotAllowed
 		}
 	}
-	c.health.credsOK.Store(true)
-	return "", nil
+	c.health.credsOK.Store(err == nil)
+	return id, reason, err
 }

@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/eks-least-privilege/uploader/internal/creds"
 )
 
 // Stages of a cycle, the stage label of uploader_upload_failures_total.
@@ -19,11 +22,15 @@ const (
 // reasons is the fixed set of reason labels per stage; every pair is
 // initialised to zero so that rate() and alerts see the series from the start.
 var reasons = map[string][]string{
-	stageCredentials: {"not_found", "expired", "denied", "imds_unreachable", "endpoint_unreachable", "invalid", "mode_not_allowed", "other"},
+	stageCredentials: append(slices.Clone(creds.Reasons), reasonModeNotAllowed),
 	stageFetch:       {"status", "blocked_address", "redirects", "timeout", "network", "other"},
 	stageValidate:    {"not_image", "empty", "too_large", "truncated", "other"},
 	stageUpload:      {"exists", "access_denied", "no_such_bucket", "timeout", "network", "canceled", "other"},
 }
+
+// reasonModeNotAllowed counts cycles whose credentials are of a mode that
+// REQUIRE_CREDENTIAL_MODE does not allow.
+const reasonModeNotAllowed = "mode_not_allowed"
 
 // metrics are the loop's Prometheus metrics.
 type metrics struct {
@@ -88,11 +95,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // fail counts a failed cycle, folding an unknown reason into "other".
 func (m *metrics) fail(stage, reason string) {
-	for _, r := range reasons[stage] {
-		if r == reason {
-			m.failures.WithLabelValues(stage, reason).Inc()
-			return
-		}
+	if !slices.Contains(reasons[stage], reason) {
+		reason = "other"
 	}
-	m.failures.WithLabelValues(stage, "other").Inc()
+	m.failures.WithLabelValues(stage, reason).Inc()
 }
