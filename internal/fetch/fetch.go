@@ -11,13 +11,12 @@
 package fetch
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -184,7 +183,7 @@ func New(sourceURL string, opts Options) (*Client, error) {
 	if source == nil {
 		return c, nil
 	}
-	c.transport = newTransport(opts, http.ProxyFromEnvironment)
+	c.transport = newTransport(opts)
 	maxRedirects := opts.MaxRedirects
 	c.http = &http.Client{
 		Transport: c.transport,
@@ -273,27 +272,23 @@ func redact(u *url.URL) string {
 	return r.Redacted()
 }
 
-// newTransport returns a transport with http.DefaultTransport's settings,
-// the given timeouts, and a dialer that refuses blocked addresses.
-func newTransport(opts Options, proxy func(*http.Request) (*url.URL, error)) *http.Transport {
+// newTransport returns a clone of http.DefaultTransport with the given
+// timeouts and a dialer that refuses blocked addresses.
+func newTransport(opts Options) *http.Transport {
 	dialer := &net.Dialer{
 		Timeout:   opts.DialTimeout,
 		KeepAlive: 30 * time.Second,
 		Control:   dialControl,
 	}
-	return &http.Transport{
-		Proxy:                 guardProxy(proxy),
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   opts.TLSHandshakeTimeout,
-		ResponseHeaderTimeout: opts.ResponseHeaderTimeout,
-		ExpectContinueTimeout: 1 * time.Second,
-		// Images are compressed already; asking for gzip would only hide
-		// the real Content-Length and let a small response inflate.
-		DisableCompression: true,
-	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = guardProxy(http.ProxyFromEnvironment)
+	t.DialContext = dialer.DialContext
+	t.TLSHandshakeTimeout = opts.TLSHandshakeTimeout
+	t.ResponseHeaderTimeout = opts.ResponseHeaderTimeout
+	// Images are compressed already; asking for gzip would only hide the
+	// real Content-Length and let a small response inflate.
+	t.DisableCompression = true
+	return t
 }
 
 // Source returns the source URL with any password and query redacted, fit
@@ -346,10 +341,12 @@ func (c *Client) open(resp *http.Response) (*Image, error) {
 		return nil, c.errorf("%w", ErrEmpty)
 	}
 
-	b := &body{rc: resp.Body, left: c.maxBytes, client: c}
-	head, err := peek(b, sniffLen)
-	if err != nil {
-		return nil, err
+	// MaxBytesReader cuts the body off past maxBytes, whatever the server
+	// declared; the bufio.Reader keeps the sniffed head for the upload.
+	b := &body{r: bufio.NewReaderSize(http.MaxBytesReader(nil, resp.Body, c.maxBytes), sniffLen), rc: resp.Body, client: c}
+	head, err := b.r.Peek(sniffLen)
+	if err != nil && err != io.EOF { // EOF: a body shorter than sniffLen, fine
+		return nil, b.mapErr(err)
 	}
 	if len(head) == 0 {
 		return nil, c.errorf("%w", ErrEmpty)
@@ -358,41 +355,19 @@ func (c *Client) open(resp *http.Response) (*Image, error) {
 	if err != nil {
 		return nil, c.errorf("%w", err)
 	}
-	b.head = bytes.NewReader(head)
 	return &Image{Body: b, Size: resp.ContentLength, ContentType: contentType, Ext: ext}, nil
-}
-
-// peek reads up to n bytes from r. Unlike io.ReadFull it tells a body that
-// ends early (fine: a small image) from a read error such as truncation.
-func peek(r io.Reader, n int) ([]byte, error) {
-	buf := make([]byte, n)
-	got := 0
-	for got < n {
-		m, err := r.Read(buf[got:])
-		got += m
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return buf[:got], nil
 }
 
 // sniff returns the media type and extension of a supported image format
 // recognised by its leading bytes.
 func sniff(head []byte) (contentType, ext string, err error) {
+	// Image types come back without parameters; anything else is refused.
 	detected := http.DetectContentType(head)
-	mediaType, _, err := mime.ParseMediaType(detected)
-	if err != nil {
-		mediaType = detected
-	}
-	ext, ok := extensions[mediaType]
+	ext, ok := extensions[detected]
 	if !ok {
 		return "", "", fmt.Errorf("content sniffed as %s: %w", detected, ErrNotImage)
 	}
-	return mediaType, ext, nil
+	return detected, ext, nil
 }
 
 // errorf formats an error prefixed with the operation and redacted source.
@@ -400,52 +375,34 @@ func (c *Client) errorf(format string, args ...any) error {
 	return fmt.Errorf("fetch %s: "+format, append([]any{c.redacted}, args...)...)
 }
 
-// body streams a response body after its sniffed head, enforcing MaxBytes
-// and turning an early end into ErrTruncated.
+// body streams a response body, its sniffed head first, with errors mapped to
+// the package's sentinels.
 type body struct {
-	head   *bytes.Reader // sniffed bytes, replayed first; nil while sniffing
+	r      *bufio.Reader // over http.MaxBytesReader over rc
 	rc     io.ReadCloser
-	left   int64 // bytes still allowed from rc
-	err    error // sticky error from rc, once mapped
 	client *Client
 }
 
 func (b *body) Read(p []byte) (int, error) {
-	if b.head != nil && b.head.Len() > 0 {
-		return b.head.Read(p)
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.mapErr(err)
 	}
-	if b.err != nil {
-		return 0, b.err
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	// Ask for one byte more than allowed: getting it proves the body is
-	// too large without reading further.
-	if int64(len(p))-1 > b.left {
-		p = p[:b.left+1]
-	}
-	n, err := b.rc.Read(p)
-	if int64(n) > b.left {
-		n = int(b.left)
-		b.left = 0
-		b.err = b.client.errorf("body exceeds %d bytes: %w", b.client.maxBytes, ErrTooLarge)
-		return n, b.err
-	}
-	b.left -= int64(n)
+	return n, err
+}
+
+// mapErr maps a read error to ErrTooLarge, ErrTruncated, or a wrapped error.
+func (b *body) mapErr(err error) error {
+	var tooLarge *http.MaxBytesError
 	switch {
-	case err == nil:
-		return n, nil
-	case err == io.EOF:
-		b.err = io.EOF
+	case errors.As(err, &tooLarge):
+		return b.client.errorf("body exceeds %d bytes: %w", b.client.maxBytes, ErrTooLarge)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		// What the transport reports for a body shorter than its
 		// Content-Length or a chunked body cut off mid-stream.
-		b.err = b.client.errorf("%w: %w", ErrTruncated, err)
-	default:
-		b.err = b.client.errorf("read body: %w", err)
+		return b.client.errorf("%w: %w", ErrTruncated, err)
 	}
-	return n, b.err
+	return b.client.errorf("read body: %w", err)
 }
 
 // Close closes the response body.
