@@ -379,12 +379,14 @@ func (s *Server) Admin(t testing.TB, args ...string) string {
 	config := t.TempDir()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		cmd := exec.Command(bin, append([]string{"--no-color", "--quiet"}, args...)...)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cmd := exec.CommandContext(ctx, bin, append([]string{"--no-color", "--quiet"}, args...)...)
 		cmd.Env = append(os.Environ(),
 			"MC_HOST_t=http://"+s.RootUser+":"+s.RootPassword+"@"+host,
 			"MC_CONFIG_DIR="+config,
 		)
 		out, err := cmd.CombinedOutput()
+		cancel()
 		if err == nil {
 			return string(out)
 		}
