@@ -60,7 +60,7 @@ func Resolve(ctx context.Context, cfg aws.Config, opts Options) (Identity, error
 	if err != nil {
 		return id, err
 	}
-	lookupCaller(ctx, cfg, opts, &id)
+	lookupCaller(ctx, newCallerClient(cfg), opts, &id)
 	return id, nil
 }
 
@@ -94,15 +94,20 @@ func retrieve(ctx context.Context, p aws.CredentialsProvider) (Identity, string,
 	return id, c.AccessKeyID, nil
 }
 
+// newCallerClient returns the STS client that asks for the caller identity:
+// one attempt, since the answer is only informative.
+func newCallerClient(cfg aws.Config) *sts.Client {
+	return sts.NewFromConfig(cfg, func(o *sts.Options) { o.RetryMaxAttempts = 1 })
+}
+
 // lookupCaller fills the caller fields of id from sts:GetCallerIdentity.
-func lookupCaller(ctx context.Context, cfg aws.Config, opts Options, id *Identity) {
+func lookupCaller(ctx context.Context, client *sts.Client, opts Options, id *Identity) {
 	if opts.SkipCaller {
 		id.CallerUnavailable = "unavailable: skipped"
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.callerTimeout())
 	defer cancel()
-	client := sts.NewFromConfig(cfg, func(o *sts.Options) { o.RetryMaxAttempts = 1 })
 	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		id.CallerUnavailable = "unavailable: " + shortReason(err)

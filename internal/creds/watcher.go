@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -24,6 +25,7 @@ import (
 // ("SharedConfigCredentials: /path" becomes "SharedConfigCredentials").
 type Watcher struct {
 	cfg    aws.Config
+	sts    *sts.Client // asks for the caller identity
 	opts   Options
 	logger *slog.Logger
 
@@ -44,6 +46,7 @@ func NewWatcher(cfg aws.Config, logger *slog.Logger, reg prometheus.Registerer, 
 	}
 	w := &Watcher{
 		cfg:    cfg,
+		sts:    newCallerClient(cfg),
 		opts:   opts,
 		logger: logger,
 		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -81,7 +84,7 @@ func (w *Watcher) Check(ctx context.Context) (Identity, error) {
 		w.last.Expires, w.last.CanExpire = id.Expires, id.CanExpire
 		return w.last, nil
 	}
-	lookupCaller(ctx, w.cfg, w.opts, &id)
+	lookupCaller(ctx, w.sts, w.opts, &id)
 	if w.have && w.keyHash != h {
 		w.refreshes.Inc()
 	}
