@@ -94,6 +94,12 @@ chmod 1777 "$runtime/tmp"
 chown 65532:65532 "$runtime/home/nonroot"
 tar -C "$runtime" -c . | podman import --change 'USER 65532:65532' - "$RUNTIME_IMAGE" >/dev/null
 
+# The build runs offline against the host's module cache; make it hold every
+# module of the graph (go test fetches only what linux builds need, and the
+# Dockerfile's `go mod download` asks for all of them).
+log "go mod download (host, so that the offline build finds every module)"
+go -C "$REPO_ROOT" mod download
+
 log "build $IMAGE (offline)"
 version=$(git -C "$REPO_ROOT" describe --tags --always --dirty 2>/dev/null || echo dev)
 podman build --pull=never \
