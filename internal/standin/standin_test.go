@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/eks-least-privilege/uploader/internal/miniotest"
 )
 
 func fakeMint(ctx context.Context) (Credentials, error) {
@@ -338,16 +341,19 @@ func TestPodIdentityAuthorization(t *testing.T) {
 }
 
 func TestLogsCarryNoSecrets(t *testing.T) {
-	var logs strings.Builder
-	st, err := StartStack(StackOptions{TokenDir: t.TempDir(), Logger: slogTo(&logs)})
+	// One locked buffer behind one logger: the handlers log from the server's
+	// goroutines while the test reads.
+	var logs miniotest.LockedBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	st, err := StartStack(StackOptions{TokenDir: t.TempDir(), Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close(context.Background()) })
 	st.UseMinter(nil)
 	// Serve credentials from the fake through the real handlers.
-	imds := NewIMDS(fakeMint, IMDSOptions{Logger: slogTo(&logs)})
-	pod := NewPodIdentity(fakeMint, st.PodToken.Path(), PodIdentityOptions{Logger: slogTo(&logs)})
+	imds := NewIMDS(fakeMint, IMDSOptions{Logger: logger})
+	pod := NewPodIdentity(fakeMint, st.PodToken.Path(), PodIdentityOptions{Logger: logger})
 	token := do(t, imds, http.MethodPut, "/latest/api/token", map[string]string{IMDSTokenTTLHeader: "60"}).Body.String()
 	do(t, imds, http.MethodGet, "/latest/meta-data/iam/security-credentials/uploader-node-role", map[string]string{IMDSTokenHeader: token})
 	podToken, _ := os.ReadFile(st.PodToken.Path())
