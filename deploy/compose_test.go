@@ -1,0 +1,128 @@
+package deploy_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/eks-least-privilege/uploader/internal/standin"
+)
+
+// composeProject loads ../docker-compose.yaml with every profile, offline,
+// with the schema validation compose-go does by default, and no variables
+// from the environment (the file's defaults apply).
+func composeProject(t *testing.T) *types.Project {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{"../docker-compose.yaml"},
+		cli.WithWorkingDirectory(".."),
+		cli.WithEnv([]string{}),
+		cli.WithProfiles([]string{"node-role", "irsa", "pod-identity", "observability"}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("load docker-compose.yaml: %v", err)
+	}
+	if len(p.DisabledServices) != 0 {
+		t.Fatalf("services left disabled: %v", slices.Collect(maps.Keys(p.DisabledServices)))
+	}
+	return p
+}
+
+func TestCompose(t *testing.T) {
+	p := composeProject(t)
+	// One-shots are the services something waits on to complete.
+	oneShot := map[string]bool{}
+	for _, s := range p.Services {
+		for dep, d := range s.DependsOn {
+			if d.Condition == types.ServiceConditionCompletedSuccessfully {
+				oneShot[dep] = true
+			}
+		}
+	}
+	minio := p.Services["minio"]
+	rootUser, rootPassword := *minio.Environment["MINIO_ROOT_USER"], *minio.Environment["MINIO_ROOT_PASSWORD"]
+	uploaders := 0
+	for name, s := range p.Services {
+		t.Run(name, func(t *testing.T) {
+			if s.Build == nil {
+				if _, tag, ok := strings.Cut(s.Image, ":"); !ok || tag == "latest" {
+					t.Errorf("image %q, want a pinned tag or digest", s.Image)
+				}
+			}
+			if !oneShot[name] && (s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) == 0) {
+				t.Errorf("no healthcheck")
+			}
+			for _, port := range s.Ports {
+				if port.HostIP != "127.0.0.1" {
+					t.Errorf("port %d published on %q, want 127.0.0.1", port.Target, port.HostIP)
+				}
+			}
+			if s.Image != "uploader:dev" {
+				return
+			}
+			uploaders++
+			for key, value := range s.Environment {
+				if strings.HasPrefix(key, "MINIO_") {
+					t.Errorf("env %s: MinIO settings do not belong to the uploader", key)
+				}
+				if value != nil && (*value == rootPassword || (*value == rootUser && strings.HasPrefix(key, "AWS_"))) {
+					t.Errorf("env %s holds a MinIO root credential", key)
+				}
+			}
+			if !s.ReadOnly || !slices.Contains(s.CapDrop, "ALL") || s.User != fmt.Sprintf("%d:%d", runtimeUID, runtimeUID) ||
+				!slices.Contains(s.SecurityOpt, "no-new-privileges:true") {
+				t.Errorf("read_only %v, cap_drop %v, user %q, security_opt %v: want hardened", s.ReadOnly, s.CapDrop, s.User, s.SecurityOpt)
+			}
+			if got := s.HealthCheck.Test; !slices.Equal(got, types.HealthCheckTest{"CMD", "/uploader", "healthcheck"}) {
+				t.Errorf("healthcheck %v, want the binary's own healthcheck", got)
+			}
+		})
+	}
+	if uploaders != 4 {
+		t.Errorf("got %d uploader services, want 4 (one per mode)", uploaders)
+	}
+	up := p.Services["uploader"]
+	if got := up.DependsOn["minio-init"].Condition; got != types.ServiceConditionCompletedSuccessfully {
+		t.Errorf("uploader waits for minio-init to be %q, want %q", got, types.ServiceConditionCompletedSuccessfully)
+	}
+	for key, want := range map[string]string{
+		"S3_USE_PATH_STYLE":       "true",
+		"AWS_ENDPOINT_URL_S3":     "http://minio:9000",
+		"IMAGE_SOURCE_URL":        "builtin:",
+		"REQUIRE_CREDENTIAL_MODE": "static",
+	} {
+		if got := up.Environment[key]; got == nil || *got != want {
+			t.Errorf("uploader env %s = %v, want %q", key, got, want)
+		}
+	}
+	irsa := p.Services["uploader-irsa"]
+	if got, want := *irsa.Environment["AWS_ROLE_ARN"], standin.MinIORoleARN(standin.AudienceSTS, "us-east-1"); got != want {
+		t.Errorf("uploader-irsa AWS_ROLE_ARN %q, want MinIO's %q", got, want)
+	}
+}
+
+func TestComposeRejectsUnknownField(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	if err := os.WriteFile(file, []byte("services:\n  a:\n    image: x:1\n    helthcheck: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := cli.NewProjectOptions([]string{file}, cli.WithWorkingDirectory(dir), cli.WithEnv([]string{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opts.LoadProject(context.Background()); err == nil || !strings.Contains(err.Error(), "helthcheck") {
+		t.Errorf("got error %v, want the schema to reject helthcheck", err)
+	}
+}
