@@ -43,7 +43,7 @@ standin_env() {
 echo "== MinIO on $endpoint, trusting the stand-in issuer for IRSA (role policy putonly)"
 mapfile -t minio_oidc < <(grep '^MINIO_IDENTITY_OPENID_' "$work/standin.env")
 start_minio "$s3_port" "${minio_oidc[@]}"
-putonly_user "$bucket" "$user" "$secret"
+putonly_user "$bucket" "" "$user" "$secret"
 # MinIO can answer before its IAM data is loaded: read the binding back.
 for _ in $(seq 100); do
   mc --quiet admin user info demo "$user" 2>/dev/null | grep -q putonly && break

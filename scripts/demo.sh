@@ -21,7 +21,7 @@ start_minio "$s3_port"
 bucket="uploader-demo"
 user=uploader
 secret=$(random_hex 18)
-putonly_user "$bucket" "$user" "$secret"
+putonly_user "$bucket" demo/ "$user" "$secret"
 
 metrics_port=$(free_port)
 echo "== uploader: builtin image source, every 1s, as the put-only user"

@@ -42,14 +42,14 @@ start_minio() {
   return 1
 }
 
-# putonly_user BUCKET USER SECRET: the bucket, a policy "putonly" granting
-# s3:PutObject on its objects and nothing else, and a user bound to it.
+# putonly_user BUCKET PREFIX USER SECRET: the bucket, a policy "putonly" that is
+# deploy/aws/iam-policy.json (s3:PutObject on BUCKET/PREFIX* and nothing else;
+# an empty PREFIX is the whole bucket), and a user bound to it.
 putonly_user() {
-  local bucket=$1 user=$2 secret=$3
-  cat >"$work/policy.json" <<JSON
-{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::$bucket/*"]}]}
-JSON
-  echo "== bucket $bucket, policy putonly (s3:PutObject on $bucket/* only), user $user bound to it"
+  local bucket=$1 prefix=$2 user=$3 secret=$4
+  sed -e "s|{{BUCKET}}|$bucket|g" -e "s|{{PREFIX}}|$prefix|g" \
+    "$(dirname "${BASH_SOURCE[0]}")/../deploy/aws/iam-policy.json" >"$work/policy.json"
+  echo "== bucket $bucket, policy putonly (s3:PutObject on $bucket/$prefix* only), user $user bound to it"
   mc --quiet mb "demo/$bucket" >/dev/null
   mc --quiet admin policy create demo putonly "$work/policy.json" >/dev/null
   mc --quiet admin user add demo "$user" "$secret" >/dev/null

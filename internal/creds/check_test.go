@@ -194,7 +194,7 @@ func TestCheckMinIO(t *testing.T) {
 	srv := miniotest.Start(t)
 	bucket := srv.Bucket(t)
 
-	putKey, putSecret := srv.PutOnlyUser(t, bucket, "putonly")
+	putKey, putSecret := srv.PutOnlyUser(t, bucket, "images/", "putonly")
 	noneKey, noneSecret := "nopolicy"+miniotest.RandomHex(4), miniotest.RandomHex(16)
 	srv.Admin(t, "admin", "user", "add", "t", noneKey, noneSecret)
 	readKey, readSecret := "readonly"+miniotest.RandomHex(4), miniotest.RandomHex(16)

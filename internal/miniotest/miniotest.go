@@ -29,6 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/testcontainers/testcontainers-go"
 	tcminio "github.com/testcontainers/testcontainers-go/modules/minio"
+
+	"github.com/eks-least-privilege/uploader/internal/policy"
 )
 
 // Environment variables that point the harness at an S3 endpoint that is
@@ -398,30 +400,29 @@ func (s *Server) Admin(t testing.TB, args ...string) string {
 	}
 }
 
-// PutOnlyPolicy is the least-privilege policy of the app: s3:PutObject on the
-// bucket's objects and nothing else.
-func PutOnlyPolicy(bucket string) string {
-	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:PutObject"],` +
-		`"Resource":["arn:aws:s3:::` + bucket + `/*"]}]}`
-}
-
-// PutOnlyUser creates a policy named policy granting PutOnlyPolicy(bucket),
-// and a user bound to it, and returns the user's keys. It reads its writes
-// back, since MinIO can report ready before its IAM data is loaded.
-func (s *Server) PutOnlyUser(t testing.TB, bucket, policy string) (accessKey, secretKey string) {
+// PutOnlyUser creates a policy named name granting the uploader's put-only
+// identity policy for objects under prefix in bucket (rendered from
+// deploy/aws/iam-policy.json by internal/policy; an empty prefix is the whole
+// bucket), and a user bound to it, and returns the user's keys. It reads its
+// writes back, since MinIO can report ready before its IAM data is loaded.
+func (s *Server) PutOnlyUser(t testing.TB, bucket, prefix, name string) (accessKey, secretKey string) {
 	t.Helper()
-	file := filepath.Join(t.TempDir(), "policy.json")
-	if err := os.WriteFile(file, []byte(PutOnlyPolicy(bucket)), 0o600); err != nil {
+	doc, err := policy.Identity(bucket, prefix)
+	if err != nil {
 		t.Fatal(err)
 	}
-	s.Admin(t, "admin", "policy", "create", "t", policy, file)
+	file := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(file, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.Admin(t, "admin", "policy", "create", "t", name, file)
 	accessKey, secretKey = "putonly"+RandomHex(4), RandomHex(16)
 	s.Admin(t, "admin", "user", "add", "t", accessKey, secretKey)
-	s.Admin(t, "admin", "policy", "attach", "t", policy, "--user", accessKey)
+	s.Admin(t, "admin", "policy", "attach", "t", name, "--user", accessKey)
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(s.Admin(t, "admin", "user", "info", "t", accessKey), policy) {
+	for !strings.Contains(s.Admin(t, "admin", "user", "info", "t", accessKey), name) {
 		if time.Now().After(deadline) {
-			t.Fatalf("user %s not bound to policy %s after 30s", accessKey, policy)
+			t.Fatalf("user %s not bound to policy %s after 30s", accessKey, name)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

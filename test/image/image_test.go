@@ -20,7 +20,7 @@ func TestImageUploadsHardened(t *testing.T) {
 	}
 	srv := miniotest.Start(t)
 	bucket := srv.Bucket(t)
-	key, secret := srv.PutOnlyUser(t, bucket, "putonly")
+	key, secret := srv.PutOnlyUser(t, bucket, "", "putonly")
 
 	cmd := exec.Command("bash", "run.sh")
 	cmd.Env = append(os.Environ(),

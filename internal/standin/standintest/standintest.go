@@ -46,7 +46,7 @@ func Start(t testing.TB, sopts standin.StackOptions, mopts standin.MinterOptions
 	})
 	srv := miniotest.StartWith(t, miniotest.Options{Env: stack.MinIOEnv("putonly")})
 	bucket := srv.Bucket(t)
-	user, secret := srv.PutOnlyUser(t, bucket, "putonly")
+	user, secret := srv.PutOnlyUser(t, bucket, "", "putonly")
 	m := standin.NewMinter(srv.Endpoint, user, secret, mopts)
 	stack.UseMinter(m)
 	return Fixture{Srv: srv, Stack: stack, Minter: m, Bucket: bucket, User: user, Secret: secret}

@@ -1,0 +1,68 @@
+// Package policy renders the uploader's IAM policy documents from the one
+// template each of them has in deploy/aws, so that what an operator applies,
+// what the demo scripts and the test harness give MinIO, and what the program
+// prints are the same document.
+//
+// [Identity] is the put-only identity policy: s3:PutObject on
+// arn:aws:s3:::BUCKET/PREFIX* and nothing else.
+package policy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/eks-least-privilege/uploader/deploy"
+)
+
+// Identity returns the put-only identity policy for objects under prefix in
+// bucket, as JSON. An empty prefix grants the whole bucket's objects. It
+// returns an error for a bucket or prefix that cannot stand in an ARN.
+func Identity(bucket, prefix string) ([]byte, error) {
+	return render(deploy.IdentityPolicyTemplate, map[string]string{"BUCKET": bucket, "PREFIX": prefix}, "BUCKET")
+}
+
+// render replaces each {{NAME}} of template by its value, after checking the
+// values, and returns the document once it is known to be valid JSON. The
+// names in required must not be empty.
+func render(template string, values map[string]string, required ...string) ([]byte, error) {
+	var pairs []string
+	var problems []error
+	for name, v := range values {
+		if err := checkValue(v); err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", strings.ToLower(name), err))
+		}
+		pairs = append(pairs, "{{"+name+"}}", v)
+	}
+	for _, name := range required {
+		if values[name] == "" {
+			problems = append(problems, fmt.Errorf("%s: required, empty", strings.ToLower(name)))
+		}
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, fmt.Errorf("render policy: %w", err)
+	}
+	doc := strings.NewReplacer(pairs...).Replace(template)
+	if strings.Contains(doc, "{{") {
+		return nil, errors.New("render policy: a placeholder has no value")
+	}
+	if !json.Valid([]byte(doc)) {
+		return nil, errors.New("render policy: result is not valid JSON")
+	}
+	return []byte(doc), nil
+}
+
+// checkValue refuses what would change the document's meaning: JSON
+// specials, control characters and IAM wildcards.
+func checkValue(v string) error {
+	for _, r := range v {
+		switch {
+		case r < 0x20 || r == 0x7f:
+			return fmt.Errorf("control character %U", r)
+		case strings.ContainsRune(`"\*?{}`, r):
+			return fmt.Errorf("character %q not allowed", r)
+		}
+	}
+	return nil
+}
