@@ -214,8 +214,12 @@ func TestOverlaysRender(t *testing.T) {
 				t.Error("got no NetworkPolicy, want the egress-limiting one")
 			}
 			for _, ns := range m.namespaces {
-				if got := ns.Labels["pod-security.kubernetes.io/enforce"]; got != "restricted" {
-					t.Errorf("namespace %s: pod-security enforce label %q, want restricted", ns.Name, got)
+				// warn and audit too: a workload whose pods enforce would
+				// refuse is then reported when it is applied.
+				for _, mode := range []string{"enforce", "warn", "audit"} {
+					if got := ns.Labels["pod-security.kubernetes.io/"+mode]; got != "restricted" {
+						t.Errorf("namespace %s: pod-security %s label %q, want restricted", ns.Name, mode, got)
+					}
 				}
 			}
 			for _, d := range m.deployments {

@@ -198,6 +198,10 @@ func TestCredentialModes(t *testing.T) {
 			if mode == "irsa" && !regexp.MustCompile(`^arn:aws:iam::\d{12}:role/[\w+=,.@-]+$`).MatchString(roleARN) {
 				t.Errorf("role-arn annotation %q is not a role ARN", roleARN)
 			}
+			if m.configMaps[0].Data["AWS_REGION"] == "" {
+				t.Error("ConfigMap has no AWS_REGION")
+			}
+			checkRegionFromConfigMap(t, m)
 			_, fromSecret := envFromSecret(m)
 			if (mode == "static-keys") != fromSecret {
 				t.Errorf("keys from a Secret: %v, want only for static-keys", fromSecret)
@@ -212,6 +216,31 @@ func TestCredentialModes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkRegionFromConfigMap checks that AWS_REGION and AWS_DEFAULT_REGION are
+// declared under env from the ConfigMap's AWS_REGION: the EKS pod identity
+// webhook appends its own region to env unless env names them (it does not
+// look at envFrom), and env wins over envFrom.
+func checkRegionFromConfigMap(t *testing.T, m manifest) {
+	t.Helper()
+	for where, spec := range podSpecs(m) {
+		for _, c := range spec.Containers {
+			for _, name := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+				i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == name })
+				if i < 0 {
+					t.Errorf("%s: container %s: %s not under env", where, c.Name, name)
+					continue
+				}
+				ref := c.Env[i].ValueFrom
+				if ref == nil || ref.ConfigMapKeyRef == nil || ref.ConfigMapKeyRef.Name != m.configMaps[0].Name ||
+					ref.ConfigMapKeyRef.Key != "AWS_REGION" {
+					t.Errorf("%s: container %s: %s = %+v, want valueFrom configMapKeyRef %s key AWS_REGION",
+						where, c.Name, name, c.Env[i], m.configMaps[0].Name)
+				}
+			}
+		}
 	}
 }
 
