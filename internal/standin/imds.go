@@ -39,12 +39,16 @@ type IMDSOptions struct {
 
 // IMDS is an IMDSv2-only instance metadata service serving node-role
 // credentials from a MintFunc. Requests without a valid session token get
-// 401, as on an instance with HttpTokens=required.
+// 401, as on an instance with HttpTokens=required, unless SetV1Allowed or
+// SetV1Only says otherwise.
 type IMDS struct {
 	mint MintFunc
 	opts IMDSOptions
 
 	hopLimit atomic.Bool
+	v1Only   atomic.Bool
+	v1       atomic.Bool
+	noRole   atomic.Bool
 
 	mu     sync.Mutex // guards tokens
 	tokens map[string]time.Time
@@ -69,6 +73,20 @@ func NewIMDS(mint MintFunc, opts IMDSOptions) *IMDS {
 // answers (until the client gives up), so IMDSv2 sessions cannot start.
 func (s *IMDS) SetHopLimitExceeded(on bool) { s.hopLimit.Store(on) }
 
+// SetV1Only simulates a metadata service without the IMDSv2 token API (an
+// old IMDS, or a metadata proxy such as kube2iam that lacks it): PUT
+// /latest/api/token answers 404 and requests without a token are served, so
+// the SDK falls back to IMDSv1.
+func (s *IMDS) SetV1Only(on bool) { s.v1Only.Store(on) }
+
+// SetV1Allowed serves requests without a token too, as an instance with
+// HttpTokens=optional does; IMDSv2 keeps working.
+func (s *IMDS) SetV1Allowed(on bool) { s.v1.Store(on) }
+
+// SetNoRole simulates an instance without an instance profile: the role list
+// under security-credentials/ and iam/info answer 404.
+func (s *IMDS) SetNoRole(on bool) { s.noRole.Store(on) }
+
 // ServeHTTP implements http.Handler.
 func (s *IMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == imdsTokenPath {
@@ -79,12 +97,14 @@ func (s *IMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if !s.validToken(r.Header.Get(IMDSTokenHeader)) {
+	if !s.validToken(r.Header.Get(IMDSTokenHeader)) && !s.v1Only.Load() && !s.v1.Load() {
 		// IMDSv1 (no token) is disabled, as with HttpTokens=required.
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
 	switch p := r.URL.Path; {
+	case s.noRole.Load() && strings.HasPrefix(p, "/latest/meta-data/iam/"):
+		http.NotFound(w, r)
 	case p == imdsCredsPath:
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte(s.opts.RoleName))
@@ -105,6 +125,10 @@ func (s *IMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *IMDS) serveToken(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPut {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if s.v1Only.Load() {
+		http.NotFound(w, r)
 		return
 	}
 	if s.hopLimit.Load() {

@@ -1,6 +1,7 @@
 package standin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,10 @@ type StackOptions struct {
 	TokenLifetime time.Duration
 	// ServiceAccount the tokens are for. Zero: default/uploader.
 	ServiceAccount ServiceAccount
+	// IRSAAudience is the aud of the IRSA tokens written. Zero: AudienceSTS.
+	// Another value gets the tokens refused at MinIO's STS, as AWS STS refuses
+	// a token whose audience the trust policy does not name.
+	IRSAAudience string
 	// MinIORegion is the region configured in MinIO (MINIO_SITE_REGION),
 	// part of its role ARN. Zero: none, MinIO's default.
 	MinIORegion string
@@ -145,7 +150,7 @@ func StartStack(opts StackOptions) (*Stack, error) {
 	if has(ServiceOIDC) {
 		mux.Handle(DiscoveryPath, s.Issuer)
 		mux.Handle(JWKSPath, s.Issuer)
-		s.IRSAToken = NewTokenWriter(opts.IRSATokenFile, s.Issuer.TokenFunc(opts.ServiceAccount, AudienceSTS, opts.TokenLifetime), wopts)
+		s.IRSAToken = NewTokenWriter(opts.IRSATokenFile, s.Issuer.TokenFunc(opts.ServiceAccount, cmp.Or(opts.IRSAAudience, AudienceSTS), opts.TokenLifetime), wopts)
 		writers = append(writers, s.IRSAToken)
 	}
 	if has(ServiceIMDS) {
