@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/uploader
 
-.PHONY: all build run demo demo-modes test test-race bench lint tools clean
+.PHONY: all build run demo demo-modes test test-race bench lint tools clean e2e
 
 all: build
 
@@ -25,6 +25,9 @@ demo-modes: build tools ## the four credential modes end to end against a local 
 
 test: ## every test; integration tests against a real MinIO
 	scripts/test.sh
+
+e2e: ## the eight overlays on a real kube-apiserver, kubelet and EKS webhook, on 127.0.0.1 (root; see README)
+	test/e2e/run.sh
 
 test-race: tools
 	PATH="$$($(GO) env GOPATH)/bin:$$PATH" $(GO) test -race -count=1 ./cmd/... ./internal/...
