@@ -19,6 +19,7 @@ require (
 	github.com/prometheus/common v0.72.0
 	github.com/testcontainers/testcontainers-go v0.44.0
 	github.com/testcontainers/testcontainers-go/modules/minio v0.44.0
+	golang.org/x/image v0.46.0
 	golang.org/x/sync v0.25.0
 	k8s.io/api v0.37.2
 	sigs.k8s.io/kustomize/api v0.21.2

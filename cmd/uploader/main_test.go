@@ -283,7 +283,10 @@ func slowImage(size int64, declared bool) http.HandlerFunc {
 		if declared {
 			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		}
-		head := []byte("\x89PNG\r\n\x1a\n")
+		// A real signature and IHDR (33 bytes), as fetch checks the header.
+		var sample bytes.Buffer
+		png.Encode(&sample, image.NewRGBA(image.Rect(0, 0, 16, 16)))
+		head := sample.Bytes()[:33]
 		w.Write(head)
 		buf := make([]byte, 256<<10)
 		rand.Read(buf)

@@ -49,6 +49,8 @@ func (c *Client) builtin(ctx context.Context) (*Image, error) {
 		Size:        int64(buf.Len()),
 		ContentType: contentType,
 		Ext:         ext,
+		Width:       builtinWidth,
+		Height:      builtinHeight,
 	}, nil
 }
 

@@ -4,8 +4,9 @@
 // Every download is bounded in time (dial, TLS handshake, response headers and
 // the whole request) and in size (the declared Content-Length and the bytes
 // actually read), must answer 200 OK, and must start with the magic bytes of a
-// JPEG, PNG, GIF or WebP image: the content type and file extension come from
-// those bytes, never from the server's Content-Type header. Connections to
+// JPEG, PNG, GIF or WebP image whose header then parses (header.go): the
+// content type and file extension come from those bytes, never from the
+// server's Content-Type header. Connections to
 // link-local and cloud instance-metadata addresses are refused when dialling,
 // so neither a redirect nor a DNS answer can reach them.
 package fetch
@@ -117,6 +118,9 @@ type Image struct {
 	// Ext is the file extension for ContentType, without a dot: jpg, png,
 	// gif or webp.
 	Ext string
+	// Width and Height are the image's size in pixels, read from its header
+	// (see header.go), which must parse for Fetch to succeed.
+	Width, Height int
 }
 
 // extensions maps the supported sniffed media types to file extensions.
@@ -355,7 +359,11 @@ func (c *Client) open(resp *http.Response) (*Image, error) {
 	if err != nil {
 		return nil, c.errorf("%w", err)
 	}
-	return &Image{Body: b, Size: resp.ContentLength, ContentType: contentType, Ext: ext}, nil
+	cfg, err := b.readHeader(contentType)
+	if err != nil {
+		return nil, err
+	}
+	return &Image{Body: b, Size: resp.ContentLength, ContentType: contentType, Ext: ext, Width: cfg.Width, Height: cfg.Height}, nil
 }
 
 // sniff returns the media type and extension of a supported image format
@@ -378,12 +386,18 @@ func (c *Client) errorf(format string, args ...any) error {
 // body streams a response body, its sniffed head first, with errors mapped to
 // the package's sentinels.
 type body struct {
+	ahead  []byte        // read ahead to parse the header, streamed first
 	r      *bufio.Reader // over http.MaxBytesReader over rc
 	rc     io.ReadCloser
 	client *Client
 }
 
 func (b *body) Read(p []byte) (int, error) {
+	if len(b.ahead) > 0 {
+		n := copy(p, b.ahead)
+		b.ahead = b.ahead[n:]
+		return n, nil
+	}
 	n, err := b.r.Read(p)
 	if err != nil && err != io.EOF {
 		err = b.mapErr(err)
