@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/eks-least-privilege/uploader/internal/probes"
 	"github.com/eks-least-privilege/uploader/internal/standin"
 )
 
@@ -170,19 +171,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // healthcheck asks url and fails on no answer or a server error: an IMDS or
 // agent stand-in answers 401 to a bare GET, which still means it is up.
 func healthcheck(ctx context.Context, url string) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	status, err := probes.Get(ctx, url)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 500 {
-		return fmt.Errorf("healthcheck %s: %s", url, resp.Status)
+	if status >= 500 {
+		return fmt.Errorf("healthcheck %s: %d %s", url, status, http.StatusText(status))
 	}
 	return nil
 }

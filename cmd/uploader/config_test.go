@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
+	"github.com/eks-least-privilege/uploader/internal/settings"
 )
 
 // setEnv sets the environment of a test: base plus overrides, every config
 // variable not named left unset.
 func setEnv(t *testing.T, vars map[string]string) {
 	t.Helper()
-	for _, name := range configVars() {
+	for _, name := range settings.Names(config{}) {
 		t.Setenv(name, "") // restored at cleanup
 		os.Unsetenv(name)
 	}
@@ -32,10 +33,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if got, want := cfg.Interval, 30*time.Second; got != want {
 		t.Errorf("Interval: got %s, want %s", got, want)
 	}
-	if got, want := cfg.MaxImageBytes, int64(32<<20); got != want {
+	if got, want := cfg.MaxImageBytes, settings.Decimal(32<<20); got != want {
 		t.Errorf("MaxImageBytes: got %d, want %d", got, want)
 	}
-	if got, want := cfg.MaxFailures, 5; got != want {
+	if got, want := cfg.MaxFailures, settings.Decimal(5); got != want {
 		t.Errorf("MaxFailures: got %d, want %d", got, want)
 	}
 	if got, want := cfg.MetricsAddr, ":9090"; got != want {
@@ -108,8 +109,8 @@ func TestLoadConfigListsEveryProblem(t *testing.T) {
 	msg := err.Error()
 	for _, want := range []string{
 		"S3_BUCKET_NAME: required",
-		`UPLOAD_INTERVAL: must be >= 100ms, got "0s"`,
-		`UPLOAD_COUNT: cannot parse "many"`,
+		`UPLOAD_INTERVAL: must be >= 100ms and <= 24h0m0s, got "0s"`,
+		`UPLOAD_COUNT: must be a base-10 integer, got "many"`,
 		"MAX_IMAGE_BYTES: must be >= 1",
 		"UPLOAD_MAX_CONSECUTIVE_FAILURES: must be >= 1",
 		`LOG_FORMAT: must be json or text, got "xml"`,
@@ -135,7 +136,7 @@ func TestUsageListsEveryVariable(t *testing.T) {
 	if err := run(t.Context(), []string{"help"}, &out); err != nil {
 		t.Fatalf("help: %v", err)
 	}
-	for _, name := range configVars() {
+	for _, name := range settings.Names(config{}) {
 		if !strings.Contains(out.String(), name) {
 			t.Errorf("help lacks %s", name)
 		}

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/cycle"
+	"github.com/eks-least-privilege/uploader/internal/privilege"
 )
 
 // servedMetrics gathers the names of every metric family the daemon
@@ -21,13 +23,13 @@ import (
 func servedMetrics(t *testing.T) []string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	if _, err := newMetrics(reg); err != nil {
+	if _, err := cycle.NewMetrics(reg, version); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := creds.NewWatcher(aws.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), reg, creds.Options{}); err != nil {
+	if _, err := creds.NewWatcher(aws.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), reg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := creds.NewCheckMetric(reg); err != nil {
+	if _, err := privilege.NewCheckMetric(reg); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()

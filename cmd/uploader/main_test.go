@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/eks-least-privilege/uploader/internal/cycle"
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
 )
 
@@ -97,8 +98,8 @@ func TestJobFailsAfterConsecutiveFailures(t *testing.T) {
 	s3Env(t, srv, "no-such-bucket-"+miniotest.RandomHex(4), map[string]string{"UPLOAD_COUNT": "2", "UPLOAD_MAX_CONSECUTIVE_FAILURES": "2"})
 	var logs miniotest.LockedBuffer
 	err := run(t.Context(), nil, &logs)
-	if !errors.Is(err, errTooManyFailures) {
-		t.Fatalf("run: got %v, want errTooManyFailures\n%s", err, logs.String())
+	if !errors.Is(err, cycle.ErrTooManyFailures) {
+		t.Fatalf("run: got %v, want cycle.ErrTooManyFailures\n%s", err, logs.String())
 	}
 	if got := exitCode(err); got == 0 {
 		t.Errorf("exit code: got %d, want non-zero", got)

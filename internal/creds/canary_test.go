@@ -24,7 +24,7 @@ func exercise(t *testing.T, cfg aws.Config) string {
 	var out bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
-	w, err := NewWatcher(cfg, logger, reg, Options{CallerTimeout: 5 * time.Second})
+	w, err := NewWatcher(cfg, logger, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,14 +41,9 @@ func exercise(t *testing.T, cfg aws.Config) string {
 		}
 		fmt.Fprintln(&out, strings.Join(id.Warnings(), "\n"))
 	}
-	id, err := Resolve(ctx, cfg, Options{})
+	id, err := Resolve(ctx, cfg)
 	logger.Info("resolved", "identity", id, "err", err)
 	fmt.Fprintf(&out, "%+v %v\n", id, err)
-	m, err := NewCheckMetric(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Set(Report{}, nil)
 	enc := expfmt.NewEncoder(&out, expfmt.NewFormat(expfmt.TypeTextPlain))
 	for _, mf := range mustGather(t, reg) {
 		if err := enc.Encode(mf); err != nil {

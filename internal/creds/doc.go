@@ -1,5 +1,5 @@
-// Package creds tells which AWS credential mode a workload runs under and what
-// that identity can do in S3.
+// Package creds tells which AWS credential mode a workload runs under and
+// which identity the SDK resolved.
 //
 // It provides:
 //
@@ -14,10 +14,8 @@
 //   - [ParseModes] and [Require]: REQUIRE_CREDENTIAL_MODE, which stops a silent
 //     fall back to the node role when IRSA or Pod Identity is misconfigured;
 //   - [Watcher]: per-cycle credential checks that log changes and export
-//     uploader_aws_credentials_info and uploader_aws_credential_refreshes_total;
-//   - [Check]: a non-destructive least-privilege probe of a bucket (PutObject
-//     must be allowed; GetObject, ListBucket and DeleteObject must be denied)
-//     with a [Report], its exit code, and uploader_least_privilege_ok.
+//     uploader_aws_credentials_info and uploader_aws_credential_refreshes_total.
 //
+// What the identity may do in the bucket is package privilege.
 // Nothing here logs, exports or returns a secret access key or session token.
 package creds

@@ -33,20 +33,8 @@ type Identity struct {
 	CanExpire         bool      // the credentials are temporary
 }
 
-// Options change how [Resolve] and [Watcher] ask for the caller identity.
-type Options struct {
-	// CallerTimeout bounds sts:GetCallerIdentity; zero means 5s.
-	CallerTimeout time.Duration
-	// SkipCaller skips sts:GetCallerIdentity (CallerUnavailable then says so).
-	SkipCaller bool
-}
-
-func (o Options) callerTimeout() time.Duration {
-	if o.CallerTimeout <= 0 {
-		return 5 * time.Second
-	}
-	return o.CallerTimeout
-}
+// callerTimeout bounds sts:GetCallerIdentity, which is only informative.
+const callerTimeout = 5 * time.Second
 
 // Resolve retrieves credentials through cfg.Credentials — the SDK's cache, so
 // refresh keeps working for every client built from cfg — and describes them.
@@ -55,12 +43,12 @@ func (o Options) callerTimeout() time.Duration {
 // recorded in CallerUnavailable, not returned. A retrieval failure returns an
 // *[Error] with the mode the SDK was trying; the Identity then still carries
 // that mode.
-func Resolve(ctx context.Context, cfg aws.Config, opts Options) (Identity, error) {
+func Resolve(ctx context.Context, cfg aws.Config) (Identity, error) {
 	id, _, err := retrieve(ctx, cfg.Credentials)
 	if err != nil {
 		return id, err
 	}
-	lookupCaller(ctx, newCallerClient(cfg), opts, &id)
+	lookupCaller(ctx, newCallerClient(cfg), &id)
 	return id, nil
 }
 
@@ -101,12 +89,8 @@ func newCallerClient(cfg aws.Config) *sts.Client {
 }
 
 // lookupCaller fills the caller fields of id from sts:GetCallerIdentity.
-func lookupCaller(ctx context.Context, client *sts.Client, opts Options, id *Identity) {
-	if opts.SkipCaller {
-		id.CallerUnavailable = "unavailable: skipped"
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, opts.callerTimeout())
+func lookupCaller(ctx context.Context, client *sts.Client, id *Identity) {
+	ctx, cancel := context.WithTimeout(ctx, callerTimeout)
 	defer cancel()
 	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {

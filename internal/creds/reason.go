@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/smithy-go"
+
+	"github.com/eks-least-privilege/uploader/internal/failure"
 )
 
 // Reasons a credential error is classified under (see [Reason]). The set is
@@ -90,10 +92,8 @@ func Reason(err error) string {
 func classify(err error) string {
 	var op *smithy.OperationError
 	imdsErr := errors.As(err, &op) && op.ServiceID == imds.ServiceID
-	var status interface{ HTTPStatusCode() int }
-	hasStatus := errors.As(err, &status)
+	status := failure.HTTPStatus(err)
 	var empty *credentials.StaticCredentialsEmptyError
-	var api smithy.APIError
 	var netErr net.Error
 	var canceled *aws.RequestCanceledError
 	switch {
@@ -103,19 +103,16 @@ func classify(err error) string {
 		return ReasonNotFound
 	case imdsErr && strings.Contains(err.Error(), "access disabled to EC2 IMDS"):
 		return ReasonNotFound
-	case imdsErr && hasStatus && status.HTTPStatusCode() == 404:
+	case imdsErr && status == 404:
 		return ReasonNotFound
 	case imdsErr:
 		return ReasonIMDSUnreachable
-	case errors.As(err, &api):
-		if r := codeReason(api.ErrorCode()); r != "" {
-			return r
-		}
+	}
+	if r, ok := kindReasons[failure.Classify(err)]; ok {
+		return r
 	}
 	switch {
-	case hasStatus && (status.HTTPStatusCode() == 401 || status.HTTPStatusCode() == 403):
-		return ReasonDenied
-	case hasStatus && status.HTTPStatusCode() == 404:
+	case status == 404:
 		return ReasonNotFound
 	case errors.As(err, &netErr), errors.As(err, &canceled),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -124,22 +121,18 @@ func classify(err error) string {
 	return ReasonOther
 }
 
-// codeReason maps AWS error codes (STS, S3, the container endpoint) to reasons.
-func codeReason(code string) string {
-	switch code {
-	case "ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired":
-		return ReasonExpired
-	case "AccessDenied", "AccessDeniedException", "Forbidden", "UnauthorizedOperation", "IDPRejectedClaim",
-		"AllAccessDisabled":
-		return ReasonDenied
-	case "InvalidIdentityToken", "InvalidClientTokenId", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-		"IncompleteSignature", "MissingAuthenticationToken", "UnrecognizedClientException", "InvalidToken",
-		"ValidationError":
-		return ReasonInvalid
-	case "IDPCommunicationError", "ServiceUnavailable":
-		return ReasonEndpointUnreachable
-	}
-	return ""
+// kindReasons maps the kinds of AWS errors (STS, S3, the container endpoint)
+// to reasons; the other kinds are ReasonOther.
+var kindReasons = map[failure.Kind]string{
+	failure.KindExpired:            ReasonExpired,
+	failure.KindDenied:             ReasonDenied,
+	failure.KindInvalidKey:         ReasonInvalid,
+	failure.KindInvalidToken:       ReasonInvalid,
+	failure.KindUnavailable:        ReasonEndpointUnreachable,
+	failure.KindNoSuchBucket:       ReasonOther,
+	failure.KindThrottled:          ReasonOther,
+	failure.KindClockSkew:          ReasonOther,
+	failure.KindPreconditionFailed: ReasonOther,
 }
 
 // tokenFileUnreadable recognises the SDK's failures to read a projected token

@@ -27,7 +27,7 @@ func loadConfig(t *testing.T, sts *stsServer, env map[string]string, opts ...fun
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}
-	return ctx, func() (Identity, error) { return Resolve(ctx, cfg, Options{CallerTimeout: 5 * time.Second}) }
+	return ctx, func() (Identity, error) { return Resolve(ctx, cfg) }
 }
 
 func TestResolveWithSDKProviders(t *testing.T) {

@@ -26,7 +26,6 @@ import (
 type Watcher struct {
 	cfg    aws.Config
 	sts    *sts.Client // asks for the caller identity
-	opts   Options
 	logger *slog.Logger
 
 	info      *prometheus.GaugeVec
@@ -40,14 +39,13 @@ type Watcher struct {
 
 // NewWatcher returns a Watcher over cfg.Credentials that logs to logger and
 // registers its metrics with reg.
-func NewWatcher(cfg aws.Config, logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Watcher, error) {
+func NewWatcher(cfg aws.Config, logger *slog.Logger, reg prometheus.Registerer) (*Watcher, error) {
 	if logger == nil {
 		return nil, errors.New("creds watcher: nil logger")
 	}
 	w := &Watcher{
 		cfg:    cfg,
 		sts:    newCallerClient(cfg),
-		opts:   opts,
 		logger: logger,
 		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "uploader_aws_credentials_info",
@@ -84,7 +82,7 @@ func (w *Watcher) Check(ctx context.Context) (Identity, error) {
 		w.last.Expires, w.last.CanExpire = id.Expires, id.CanExpire
 		return w.last, nil
 	}
-	lookupCaller(ctx, w.sts, w.opts, &id)
+	lookupCaller(ctx, w.sts, &id)
 	if w.have && w.keyHash != h {
 		w.refreshes.Inc()
 	}

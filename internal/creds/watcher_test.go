@@ -55,7 +55,7 @@ func TestWatcher(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	reg := prometheus.NewRegistry()
-	w, err := NewWatcher(stsConfig(sts, p), slog.New(slog.NewJSONHandler(&logs, nil)), reg, Options{})
+	w, err := NewWatcher(stsConfig(sts, p), slog.New(slog.NewJSONHandler(&logs, nil)), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestWatcherError(t *testing.T) {
 	p := &switchable{}
 	p.set(aws.Credentials{Source: "EC2RoleProvider"}, aws.CredentialSourceIMDS)
 	cache := aws.NewCredentialsCache(p)
-	w, err := NewWatcher(aws.Config{Credentials: cache}, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), Options{SkipCaller: true})
+	w, err := NewWatcher(aws.Config{Credentials: cache}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,16 +136,11 @@ func TestWatcherError(t *testing.T) {
 
 func TestMetricNames(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	w, err := NewWatcher(aws.Config{}, slog.New(slog.DiscardHandler), reg, Options{})
+	w, err := NewWatcher(aws.Config{}, slog.New(slog.DiscardHandler), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.info.WithLabelValues("irsa", "WebIdentityCredentials").Set(1)
-	m, err := NewCheckMetric(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Set(Report{}, nil)
 	problems, err := promlint.NewWithMetricFamilies(mustGather(t, reg)).Lint()
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +148,7 @@ func TestMetricNames(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
-	if _, err := NewWatcher(aws.Config{}, slog.New(slog.DiscardHandler), reg, Options{}); err == nil {
+	if _, err := NewWatcher(aws.Config{}, slog.New(slog.DiscardHandler), reg); err == nil {
 		t.Errorf("second registration: got nil, want an error")
 	}
 }

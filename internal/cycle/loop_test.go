@@ -1,4 +1,4 @@
-package main
+package cycle
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func (f uploadFunc) Upload(ctx context.Context, key string, body io.Reader, size
 
 type credsFunc func(ctx context.Context) (string, error)
 
-func (f credsFunc) check(ctx context.Context) (string, error) { return f(ctx) }
+func (f credsFunc) Check(ctx context.Context) (string, error) { return f(ctx) }
 
 func okCreds(context.Context) (string, error) { return "", nil }
 
@@ -50,31 +50,31 @@ func storeAll(_ context.Context, _ string, body io.Reader, _ int64, _ string) (u
 	return upload.Result{Bytes: n}, err
 }
 
-func newTestLoop(t *testing.T, f imageFetcher, u imageUploader) (*loop, *metrics, *bytes.Buffer) {
+func newTestLoop(t *testing.T, f Fetcher, u Uploader) (*Loop, *Metrics, *bytes.Buffer) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	m, err := newMetrics(reg)
+	m, err := NewMetrics(reg, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
 	var n atomic.Int64
-	l := &loop{
-		fetcher: f, uploader: u, creds: credsFunc(okCreds),
-		keys:    func(ext string) string { return fmt.Sprintf("k/%d.%s", n.Add(1), ext) },
-		metrics: m, health: &health{start: time.Now(), stale: time.Minute, firstWait: time.Second},
-		logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
-		interval: 10 * time.Millisecond, maxFailures: 3,
-		cycleTimeout: 5 * time.Second, shutdownTimeout: 5 * time.Second,
-		now: time.Now, jitter: func() float64 { return 0.5 },
+	l := &Loop{
+		Fetcher: f, Uploader: u, Creds: credsFunc(okCreds),
+		Keys:    func(ext string) string { return fmt.Sprintf("k/%d.%s", n.Add(1), ext) },
+		Metrics: m, Health: &Health{start: time.Now(), stale: time.Minute, firstWait: time.Second},
+		Logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
+		Interval: 10 * time.Millisecond, MaxFailures: 3,
+		CycleTimeout: 5 * time.Second, ShutdownTimeout: 5 * time.Second,
+		Now: time.Now, Jitter: func() float64 { return 0.5 },
 	}
 	return l, m, &logs
 }
 
 func TestLoopJobCountsUploads(t *testing.T) {
 	l, m, logs := newTestLoop(t, fetchFunc(okFetch), uploadFunc(storeAll))
-	l.count = 3
-	if err := l.run(t.Context()); err != nil {
+	l.Count = 3
+	if err := l.Run(t.Context()); err != nil {
 		t.Fatalf("run: got %v, want nil", err)
 	}
 	if got, want := testutil.ToFloat64(m.uploads), 3.0; got != want {
@@ -98,15 +98,15 @@ func TestLoopJobGivesUpAfterConsecutiveFailures(t *testing.T) {
 		return nil, fmt.Errorf("fetch x: status 503: %w", fetch.ErrStatus)
 	})
 	l, m, logs := newTestLoop(t, fail, uploadFunc(storeAll))
-	l.count = 5
-	err := l.run(t.Context())
-	if !errors.Is(err, errTooManyFailures) {
-		t.Fatalf("run: got %v, want errTooManyFailures", err)
+	l.Count = 5
+	err := l.Run(t.Context())
+	if !errors.Is(err, ErrTooManyFailures) {
+		t.Fatalf("run: got %v, want ErrTooManyFailures", err)
 	}
 	if got, want := calls.Load(), int64(3); got != want {
 		t.Errorf("fetch calls: got %d, want %d", got, want)
 	}
-	if got := testutil.ToFloat64(m.failures.WithLabelValues(stageFetch, "status")); got != 3 {
+	if got := testutil.ToFloat64(m.failures.WithLabelValues(StageFetch, "status")); got != 3 {
 		t.Errorf(`failures{fetch,status}: got %v, want 3`, got)
 	}
 	if !strings.Contains(logs.String(), `"stage":"fetch","reason":"status"`) {
@@ -128,10 +128,10 @@ func TestLoopDeploymentKeepsGoingAfterFailures(t *testing.T) {
 		cancel()
 		return storeAll(ctx, k, b, s, c)
 	}))
-	if err := l.run(ctx); err != nil {
+	if err := l.Run(ctx); err != nil {
 		t.Fatalf("run: got %v, want nil", err)
 	}
-	if got := testutil.ToFloat64(m.failures.WithLabelValues(stageValidate, "not_image")); got != 6 {
+	if got := testutil.ToFloat64(m.failures.WithLabelValues(StageValidate, "not_image")); got != 6 {
 		t.Errorf("failures{validate,not_image}: got %v, want 6", got)
 	}
 	if got := testutil.ToFloat64(m.uploads); got != 1 {
@@ -140,12 +140,12 @@ func TestLoopDeploymentKeepsGoingAfterFailures(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	l := &loop{interval: 30 * time.Second, jitter: func() float64 { return 0.999 }}
+	l := &Loop{Interval: 30 * time.Second, Jitter: func() float64 { return 0.999 }}
 	prev := time.Duration(0)
 	for n := 1; n <= 40; n++ {
 		d := l.backoff(n)
-		if d <= 0 || d > l.interval {
-			t.Fatalf("backoff(%d): got %s, want in (0, %s]", n, d, l.interval)
+		if d <= 0 || d > l.Interval {
+			t.Fatalf("backoff(%d): got %s, want in (0, %s]", n, d, l.Interval)
 		}
 		if d < prev {
 			t.Fatalf("backoff(%d): got %s, want >= backoff(%d) = %s", n, d, n-1, prev)
@@ -155,7 +155,7 @@ func TestBackoff(t *testing.T) {
 	if got := l.backoff(1); got < 500*time.Millisecond {
 		t.Errorf("backoff(1): got %s, want >= 500ms: no hot loop", got)
 	}
-	l.jitter = func() float64 { return 0 }
+	l.Jitter = func() float64 { return 0 }
 	if got, want := l.backoff(40), 15*time.Second; got != want {
 		t.Errorf("backoff(40) with no jitter: got %s, want %s", got, want)
 	}
@@ -172,7 +172,7 @@ func TestLoopShutdownLetsUploadFinish(t *testing.T) {
 		return storeAll(uctx, k, b, s, c)
 	}))
 	go func() { <-started; cancel() }()
-	if err := l.run(ctx); err != nil {
+	if err := l.Run(ctx); err != nil {
 		t.Fatalf("run: got %v, want nil", err)
 	}
 	if uploadCtxErr != nil {
@@ -190,9 +190,9 @@ func TestLoopShutdownAbortsSlowUpload(t *testing.T) {
 		<-uctx.Done() // never finishes by itself
 		return upload.Result{}, uctx.Err()
 	}))
-	l.shutdownTimeout = 50 * time.Millisecond
+	l.ShutdownTimeout = 50 * time.Millisecond
 	done := make(chan error)
-	go func() { done <- l.run(ctx) }()
+	go func() { done <- l.Run(ctx) }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -201,7 +201,7 @@ func TestLoopShutdownAbortsSlowUpload(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after the shutdown timeout")
 	}
-	if got := testutil.ToFloat64(m.failures.WithLabelValues(stageUpload, "canceled")); got != 1 {
+	if got := testutil.ToFloat64(m.failures.WithLabelValues(StageUpload, "canceled")); got != 1 {
 		t.Errorf("failures{upload,canceled}: got %v, want 1", got)
 	}
 }
@@ -213,8 +213,8 @@ func TestLoopJobStoppedDuringFailingCycleExitsZero(t *testing.T) {
 		<-uctx.Done()
 		return upload.Result{}, uctx.Err()
 	}))
-	l.count, l.maxFailures, l.shutdownTimeout = 3, 1, 10*time.Millisecond
-	if err := l.run(ctx); err != nil {
+	l.Count, l.MaxFailures, l.ShutdownTimeout = 3, 1, 10*time.Millisecond
+	if err := l.Run(ctx); err != nil {
 		t.Fatalf("run: got %v, want nil: a Job stopped by SIGTERM exits 0", err)
 	}
 }
@@ -243,30 +243,30 @@ func TestCycleClassifiesFailures(t *testing.T) {
 		upload        uploadFunc
 		stage, reason string
 	}{
-		{"credentials", func(context.Context) (string, error) { return "expired", errors.New("expired") }, okFetch, storeAll, stageCredentials, "expired"},
-		{"blocked address", okCredsF(), errFetch(fetch.ErrBlockedAddress), storeAll, stageFetch, "blocked_address"},
-		{"redirects", okCredsF(), errFetch(fetch.ErrRedirects), storeAll, stageFetch, "redirects"},
-		{"empty", okCredsF(), errFetch(fetch.ErrEmpty), storeAll, stageValidate, "empty"},
-		{"too large declared", okCredsF(), errFetch(fetch.ErrTooLarge), storeAll, stageValidate, "too_large"},
-		{"timeout", okCredsF(), errFetch(context.DeadlineExceeded), storeAll, stageFetch, "timeout"},
-		{"network", okCredsF(), errFetch(&net.OpError{Op: "dial", Err: errors.New("refused")}), storeAll, stageFetch, "network"},
+		{"credentials", func(context.Context) (string, error) { return "expired", errors.New("expired") }, okFetch, storeAll, StageCredentials, "expired"},
+		{"blocked address", okCredsF(), errFetch(fetch.ErrBlockedAddress), storeAll, StageFetch, "blocked_address"},
+		{"redirects", okCredsF(), errFetch(fetch.ErrRedirects), storeAll, StageFetch, "redirects"},
+		{"empty", okCredsF(), errFetch(fetch.ErrEmpty), storeAll, StageValidate, "empty"},
+		{"too large declared", okCredsF(), errFetch(fetch.ErrTooLarge), storeAll, StageValidate, "too_large"},
+		{"timeout", okCredsF(), errFetch(context.DeadlineExceeded), storeAll, StageFetch, "timeout"},
+		{"network", okCredsF(), errFetch(&net.OpError{Op: "dial", Err: errors.New("refused")}), storeAll, StageFetch, "network"},
 		{"truncated mid-upload", okCredsF(), func(context.Context) (*fetch.Image, error) {
 			return &fetch.Image{Body: io.NopCloser(&errReader{"\x89PNG", fmt.Errorf("read: %w", fetch.ErrTruncated)}), Size: 100, Ext: "png"}, nil
 		}, func(ctx context.Context, k string, b io.Reader, s int64, c string) (upload.Result, error) {
 			_, err := io.Copy(io.Discard, b)
 			return upload.Result{}, fmt.Errorf("put: %w", &upload.BodyError{Err: err})
-		}, stageValidate, "truncated"},
-		{"source timeout mid-upload", okCredsF(), okFetch, errUpload(fmt.Errorf("put: %w", &upload.BodyError{Err: context.DeadlineExceeded})), stageFetch, "timeout"},
-		{"upload timeout", okCredsF(), okFetch, errUpload(fmt.Errorf("put: %w", context.DeadlineExceeded)), stageUpload, "timeout"},
-		{"exists", okCredsF(), okFetch, errUpload(fmt.Errorf("put: %w", upload.ErrExists)), stageUpload, "exists"},
-		{"access denied", okCredsF(), okFetch, errUpload(apiErr("AccessDenied")), stageUpload, "access_denied"},
-		{"no such bucket", okCredsF(), okFetch, errUpload(apiErr("NoSuchBucket")), stageUpload, "no_such_bucket"},
-		{"other API error", okCredsF(), okFetch, errUpload(apiErr("SlowDown")), stageUpload, "other"},
+		}, StageValidate, "truncated"},
+		{"source timeout mid-upload", okCredsF(), okFetch, errUpload(fmt.Errorf("put: %w", &upload.BodyError{Err: context.DeadlineExceeded})), StageFetch, "timeout"},
+		{"upload timeout", okCredsF(), okFetch, errUpload(fmt.Errorf("put: %w", context.DeadlineExceeded)), StageUpload, "timeout"},
+		{"exists", okCredsF(), okFetch, errUpload(fmt.Errorf("put: %w", upload.ErrExists)), StageUpload, "exists"},
+		{"access denied", okCredsF(), okFetch, errUpload(apiErr("AccessDenied")), StageUpload, "access_denied"},
+		{"no such bucket", okCredsF(), okFetch, errUpload(apiErr("NoSuchBucket")), StageUpload, "no_such_bucket"},
+		{"other API error", okCredsF(), okFetch, errUpload(apiErr("SlowDown")), StageUpload, "other"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l, m, _ := newTestLoop(t, tt.fetch, tt.upload)
-			l.creds = tt.creds
+			l.Creds = tt.creds
 			if l.cycle(t.Context()) {
 				t.Fatal("cycle: got success, want failure")
 			}
@@ -294,7 +294,7 @@ func errUpload(err error) uploadFunc {
 
 func TestMetricsLint(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	if _, err := newMetrics(reg); err != nil {
+	if _, err := NewMetrics(reg, "test"); err != nil {
 		t.Fatal(err)
 	}
 	problems, err := promlint.NewWithMetricFamilies(mustGather(t, reg)).Lint()
@@ -317,30 +317,30 @@ func mustGather(t *testing.T, reg *prometheus.Registry) []*dto.MetricFamily {
 
 func TestHealth(t *testing.T) {
 	start := time.Unix(1000, 0)
-	h := &health{start: start, stale: time.Minute, firstWait: 30 * time.Second}
+	h := &Health{start: start, stale: time.Minute, firstWait: 30 * time.Second}
 	h.beat(start)
-	if !h.alive(start.Add(59 * time.Second)) {
+	if !h.Alive(start.Add(59 * time.Second)) {
 		t.Error("alive within stale: got false, want true")
 	}
-	if h.alive(start.Add(61 * time.Second)) {
+	if h.Alive(start.Add(61 * time.Second)) {
 		t.Error("alive after stale: got true, want false")
 	}
-	if h.ready(start) {
+	if h.Ready(start) {
 		t.Error("ready before credentials: got true, want false")
 	}
 	h.credsOK.Store(true)
-	if !h.ready(start.Add(10 * time.Second)) {
+	if !h.Ready(start.Add(10 * time.Second)) {
 		t.Error("ready within first interval: got false, want true")
 	}
-	if h.ready(start.Add(40 * time.Second)) {
+	if h.Ready(start.Add(40 * time.Second)) {
 		t.Error("ready after first interval with no success: got true, want false")
 	}
 	h.lastOK.Store(true)
-	if !h.ready(start.Add(40 * time.Second)) {
+	if !h.Ready(start.Add(40 * time.Second)) {
 		t.Error("ready after a success: got false, want true")
 	}
 	h.stopped.Store(true)
-	if h.alive(start) {
+	if h.Alive(start) {
 		t.Error("alive after the loop stopped: got true, want false")
 	}
 }

@@ -53,7 +53,7 @@ var (
 // Defaults applied by New to zero-valued Options fields.
 const (
 	DefaultMaxBytes              = 32 << 20 // 32 MiB
-	DefaultTimeout               = 20 * time.Second
+	DefaultTimeout               = 30 * time.Second
 	DefaultDialTimeout           = 5 * time.Second
 	DefaultTLSHandshakeTimeout   = 5 * time.Second
 	DefaultResponseHeaderTimeout = 10 * time.Second
@@ -78,7 +78,7 @@ type Options struct {
 	// Timeout bounds a whole request: connection, redirects, headers and
 	// reading the body. The clock runs until Image.Body is read to the end
 	// or closed, so it covers a caller that streams the body onward (to S3)
-	// as well. Zero means DefaultTimeout (20s).
+	// as well. Zero means DefaultTimeout (30s).
 	Timeout time.Duration
 	// DialTimeout bounds establishing a TCP connection.
 	// Zero means DefaultDialTimeout (5s).

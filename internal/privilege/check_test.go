@@ -1,11 +1,14 @@
-package creds
+package privilege
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,9 +20,10 @@ import (
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
-var _ probeAPI = (*s3.Client)(nil)
+var _ API = (*s3.Client)(nil)
 
 // fakeS3 answers each probe with the configured error (nil: allowed).
 type fakeS3 struct {
@@ -58,14 +62,14 @@ func TestCheckOutcomes(t *testing.T) {
 		fake      fakeS3
 		want      []Outcome // put, get, list, delete
 		wantVerd  Verdict
-		wantExit  int
+		wantInc   bool // inconclusive: a probe errored
 		wantErr   bool
 		wantLeft  bool
 		wantCalls []string
 	}{
 		{
 			name: "least privilege", fake: fakeS3{get: denied, list: denied, del: denied},
-			want: []Outcome{Allowed, Denied, Denied, Denied}, wantVerd: LeastPrivilege, wantExit: 0, wantLeft: true,
+			want: []Outcome{Allowed, Denied, Denied, Denied}, wantVerd: LeastPrivilege, wantLeft: true,
 			wantCalls: []string{
 				"put images/.least-privilege-check/0102030405060708.txt if-none-match *",
 				"get images/.least-privilege-check/0102030405060708.txt",
@@ -75,7 +79,7 @@ func TestCheckOutcomes(t *testing.T) {
 		},
 		{
 			name: "root", fake: fakeS3{},
-			want: []Outcome{Allowed, Allowed, Allowed, Allowed}, wantVerd: OverPrivileged, wantExit: 3,
+			want: []Outcome{Allowed, Allowed, Allowed, Allowed}, wantVerd: OverPrivileged,
 			wantCalls: []string{
 				"put images/.least-privilege-check/0102030405060708.txt if-none-match *",
 				"get images/.least-privilege-check/0102030405060708.txt",
@@ -86,28 +90,28 @@ func TestCheckOutcomes(t *testing.T) {
 		},
 		{
 			name: "read only", fake: fakeS3{put: denied, del: denied},
-			want: []Outcome{Denied, NotProbed, Allowed, Denied}, wantVerd: PutDenied, wantExit: 4,
+			want: []Outcome{Denied, NotProbed, Allowed, Denied}, wantVerd: PutDenied,
 		},
 		{
 			name: "bare 403 is denied", fake: fakeS3{put: denied, list: &smithyhttpStatus{403}, del: denied},
-			want: []Outcome{Denied, NotProbed, Denied, Denied}, wantVerd: PutDenied, wantExit: 4,
+			want: []Outcome{Denied, NotProbed, Denied, Denied}, wantVerd: PutDenied,
 		},
 		{
 			name: "invalid key is an error, not a denial", fake: fakeS3{put: &smithy.GenericAPIError{Code: "InvalidAccessKeyId"}, list: denied, del: denied},
-			want: []Outcome{Errored, NotProbed, Denied, Denied}, wantVerd: LeastPrivilege, wantExit: 1, wantErr: true,
+			want: []Outcome{Errored, NotProbed, Denied, Denied}, wantVerd: LeastPrivilege, wantInc: true, wantErr: true,
 		},
 		{
 			name: "list unreachable", fake: fakeS3{get: denied, list: network, del: denied},
-			want: []Outcome{Allowed, Denied, Errored, Denied}, wantVerd: LeastPrivilege, wantExit: 1, wantErr: true, wantLeft: true,
+			want: []Outcome{Allowed, Denied, Errored, Denied}, wantVerd: LeastPrivilege, wantInc: true, wantErr: true, wantLeft: true,
 		},
 		{
 			name: "over-privileged despite an error", fake: fakeS3{list: network, del: denied},
-			want: []Outcome{Allowed, Allowed, Errored, Denied}, wantVerd: OverPrivileged, wantExit: 3, wantErr: true, wantLeft: true,
+			want: []Outcome{Allowed, Allowed, Errored, Denied}, wantVerd: OverPrivileged, wantInc: true, wantErr: true, wantLeft: true,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Check(context.Background(), &tt.fake, "b", "images/", CheckOptions{Rand: bytes.NewReader([]byte{1, 2, 3, 4, 5, 6, 7, 8})})
+			r, err := Check(context.Background(), &tt.fake, "b", "images/", Options{Rand: bytes.NewReader([]byte{1, 2, 3, 4, 5, 6, 7, 8})})
 			if (err != nil) != tt.wantErr {
 				t.Errorf("error: got %v, want error %v", err, tt.wantErr)
 			}
@@ -118,8 +122,8 @@ func TestCheckOutcomes(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("outcomes: got %q, want %q", got, tt.want)
 			}
-			if r.Verdict() != tt.wantVerd || r.ExitCode() != tt.wantExit {
-				t.Errorf("verdict: got %v (exit %d), want %v (exit %d)", r.Verdict(), r.ExitCode(), tt.wantVerd, tt.wantExit)
+			if r.Verdict() != tt.wantVerd || r.Inconclusive() != tt.wantInc {
+				t.Errorf("verdict: got %v (inconclusive %v), want %v (inconclusive %v)", r.Verdict(), r.Inconclusive(), tt.wantVerd, tt.wantInc)
 			}
 			if r.LeftObject != tt.wantLeft {
 				t.Errorf("left object: got %v, want %v", r.LeftObject, tt.wantLeft)
@@ -137,30 +141,6 @@ type smithyhttpStatus struct{ code int }
 
 func (e *smithyhttpStatus) Error() string       { return "http status" }
 func (e *smithyhttpStatus) HTTPStatusCode() int { return e.code }
-
-func TestWriteTable(t *testing.T) {
-	r := Report{Bucket: "b", Key: "p/.least-privilege-check/x.txt", LeftObject: true, Rows: []Row{
-		{Action: ActionPutObject, Expected: Allowed, Observed: Allowed},
-		{Action: ActionGetObject, Expected: Denied, Observed: Allowed},
-		{Action: ActionListBucket, Expected: Denied, Observed: Denied, Detail: "AccessDenied"},
-		{Action: ActionDeleteObject, Expected: Denied, Observed: Denied, Detail: "AccessDenied"},
-	}}
-	var b strings.Builder
-	if err := r.WriteTable(&b); err != nil {
-		t.Fatal(err)
-	}
-	want := `ACTION           EXPECTED  OBSERVED  VERDICT          DETAIL
-s3:PutObject     allowed   allowed   ok               
-s3:GetObject     denied    allowed   OVER-PRIVILEGED  
-s3:ListBucket    denied    denied    ok               AccessDenied
-s3:DeleteObject  denied    denied    ok               AccessDenied
-verdict: over-privileged (exit 3)
-note: check object s3://b/p/.least-privilege-check/x.txt stays in the bucket (DeleteObject is denied)
-`
-	if b.String() != want {
-		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
-	}
-}
 
 func TestCheckMetric(t *testing.T) {
 	ok := Report{Rows: []Row{{Action: ActionPutObject, Expected: Allowed, Observed: Allowed}}}
@@ -200,9 +180,12 @@ func TestCheckMinIO(t *testing.T) {
 	readKey, readSecret := "readonly"+miniotest.RandomHex(4), miniotest.RandomHex(16)
 	srv.Admin(t, "admin", "user", "add", "t", readKey, readSecret)
 	// MinIO's built-in readonly lacks s3:ListBucket; this one has it.
-	readPolicy := writeFile(t, "read.json", `{"Version":"2012-10-17","Statement":[`+
+	readPolicy := filepath.Join(t.TempDir(), "read.json")
+	if err := os.WriteFile(readPolicy, []byte(`{"Version":"2012-10-17","Statement":[`+
 		`{"Effect":"Allow","Action":["s3:ListBucket"],"Resource":["arn:aws:s3:::`+bucket+`"]},`+
-		`{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::`+bucket+`/*"]}]}`)
+		`{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::`+bucket+`/*"]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	srv.Admin(t, "admin", "policy", "create", "t", "readlist", readPolicy)
 	srv.Admin(t, "admin", "policy", "attach", "t", "readlist", "--user", readKey)
 	// MinIO can answer before its IAM data has the binding: read it back.
@@ -218,20 +201,20 @@ func TestCheckMinIO(t *testing.T) {
 		name     string
 		client   *s3.Client
 		want     []Outcome
-		wantExit int
+		wantVerd Verdict
 		wantLeft bool
 	}{
-		{name: "root", client: srv.Client(t), want: []Outcome{Allowed, Allowed, Allowed, Allowed}, wantExit: 3},
+		{name: "root", client: srv.Client(t), want: []Outcome{Allowed, Allowed, Allowed, Allowed}, wantVerd: OverPrivileged},
 		{name: "put only", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(putKey, putSecret, "")),
-			want: []Outcome{Allowed, Denied, Denied, Denied}, wantExit: 0, wantLeft: true},
+			want: []Outcome{Allowed, Denied, Denied, Denied}, wantVerd: LeastPrivilege, wantLeft: true},
 		{name: "no policy", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(noneKey, noneSecret, "")),
-			want: []Outcome{Denied, NotProbed, Denied, Denied}, wantExit: 4},
+			want: []Outcome{Denied, NotProbed, Denied, Denied}, wantVerd: PutDenied},
 		{name: "read only", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(readKey, readSecret, "")),
-			want: []Outcome{Denied, NotProbed, Allowed, Denied}, wantExit: 4},
+			want: []Outcome{Denied, NotProbed, Allowed, Denied}, wantVerd: PutDenied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Check(context.Background(), tt.client, bucket, "images/", CheckOptions{})
+			r, err := Check(context.Background(), tt.client, bucket, "images/", Options{})
 			if err != nil {
 				t.Fatalf("check: %v", err)
 			}
@@ -239,10 +222,8 @@ func TestCheckMinIO(t *testing.T) {
 			for _, row := range r.Rows {
 				got = append(got, row.Observed)
 			}
-			var table strings.Builder
-			_ = r.WriteTable(&table)
-			if !slices.Equal(got, tt.want) || r.ExitCode() != tt.wantExit {
-				t.Errorf("got %q exit %d, want %q exit %d\n%s", got, r.ExitCode(), tt.want, tt.wantExit, table.String())
+			if !slices.Equal(got, tt.want) || r.Verdict() != tt.wantVerd || r.Inconclusive() {
+				t.Errorf("got %q %v (inconclusive %v), want %q %v\n%+v", got, r.Verdict(), r.Inconclusive(), tt.want, tt.wantVerd, r.Rows)
 			}
 			if r.LeftObject != tt.wantLeft {
 				t.Errorf("left object: got %v, want %v", r.LeftObject, tt.wantLeft)
@@ -251,5 +232,39 @@ func TestCheckMinIO(t *testing.T) {
 				t.Errorf("keys in bucket: got %q, want check object %q present %v", keys, r.Key, tt.wantLeft)
 			}
 		})
+	}
+}
+
+func TestCheckMetricLint(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewCheckMetric(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Set(Report{}, nil)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// Logs show a verdict by name, never as a number.
+func TestVerdictLogsByName(t *testing.T) {
+	var out strings.Builder
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("x", "verdict", OverPrivileged)
+	if !strings.Contains(out.String(), `"verdict":"over_privileged"`) {
+		t.Errorf("got %s, want the verdict's name", out.String())
+	}
+	out.Reset()
+	slog.New(slog.NewTextHandler(&out, nil)).Info("x", "verdict", LeastPrivilege)
+	if !strings.Contains(out.String(), "verdict=least_privilege") {
+		t.Errorf("got %s, want the verdict's name", out.String())
 	}
 }

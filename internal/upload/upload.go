@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -16,8 +15,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/eks-least-privilege/uploader/internal/failure"
 )
 
 // ErrExists reports that an object already exists under the key: the
@@ -42,9 +41,11 @@ type API interface {
 
 // Defaults applied to zero Options fields.
 const (
-	DefaultPartSize     = 8 << 20
-	DefaultConcurrency  = 2
-	DefaultAbortTimeout = 30 * time.Second
+	DefaultPartSize    = 8 << 20
+	DefaultConcurrency = 2
+	// DefaultAbortTimeout is 4s: a shutdown's SHUTDOWN_TIMEOUT (25s by
+	// default) plus the abort stays below Kubernetes' 30s grace period.
+	DefaultAbortTimeout = 4 * time.Second
 	// DefaultMaxPutSize is 16 MiB: the SDK streams a known-size body over
 	// https as one aws-chunked chunk, which S3 takes up to 5 GiB but MinIO
 	// refuses above 16 MiB. Larger images go multipart, on either store.
@@ -65,7 +66,7 @@ type Options struct {
 	Concurrency int
 	// AbortTimeout bounds AbortMultipartUpload after a failure, which runs on a
 	// fresh context so that a cancelled upload is still cleaned up. Zero means
-	// DefaultAbortTimeout (30s).
+	// DefaultAbortTimeout (4s).
 	AbortTimeout time.Duration
 	// MaxPutSize is the largest known-size body sent as one streaming
 	// PutObject; larger ones go multipart. Zero means DefaultMaxPutSize
@@ -225,12 +226,7 @@ func canStream(client API) bool {
 }
 
 func isPreconditionFailed(err error) bool {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "PreconditionFailed" {
-		return true
-	}
-	var respErr *smithyhttp.ResponseError
-	return errors.As(err, &respErr) && respErr.HTTPStatusCode() == http.StatusPreconditionFailed
+	return failure.Classify(err) == failure.KindPreconditionFailed
 }
 
 func nonEmpty(s string) *string {
