@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/eks-least-privilege/uploader/internal/cycle"
+	"github.com/eks-least-privilege/uploader/internal/fetch"
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
 	"github.com/eks-least-privilege/uploader/internal/settings"
 )
@@ -164,5 +167,43 @@ func TestLoadConfigReportsEachVariableOnce(t *testing.T) {
 		if got := strings.Count(err.Error(), name); got != 1 {
 			t.Errorf("%s reported %d times, want once:\n%s", name, got, err)
 		}
+	}
+}
+
+// Values that parse but would break the process are refused at start.
+func TestLoadConfigRefusesValuesThatBreakTheProcess(t *testing.T) {
+	tests := map[string]struct{ value, want string }{
+		"UPLOAD_INTERVAL": {"2562047h47m", "UPLOAD_INTERVAL: must be >= 100ms and <= 24h0m0s"},
+		"UPLOAD_TIMEOUT":  {"1000h", "UPLOAD_TIMEOUT: must be >= 100ms and <= 1h0m0s"},
+		"MAX_IMAGE_BYTES": {"9223372036854775807", "MAX_IMAGE_BYTES: must be >= 1 and <= 5368709120"},
+		"UPLOAD_COUNT":    {"0x10", `UPLOAD_COUNT: must be a base-10 integer, got "0x10"`},
+		"LOG_LEVEL":       {"info+4", `LOG_LEVEL: must be debug, info, warn or error, got "info+4"`},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			setEnv(t, map[string]string{"S3_BUCKET_NAME": "my-bucket", name: tt.value})
+			_, err := loadConfig()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// The application's defaults are the packages' defaults for the same knob.
+func TestDefaultsHaveOneOwner(t *testing.T) {
+	setEnv(t, map[string]string{"S3_BUCKET_NAME": "my-bucket"})
+	cfg, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.FetchTimeout != fetch.DefaultTimeout {
+		t.Errorf("FETCH_TIMEOUT %s, fetch.DefaultTimeout %s: want one value", cfg.FetchTimeout, fetch.DefaultTimeout)
+	}
+	if int64(cfg.MaxImageBytes) != fetch.DefaultMaxBytes {
+		t.Errorf("MAX_IMAGE_BYTES %d, fetch.DefaultMaxBytes %d: want one value", cfg.MaxImageBytes, fetch.DefaultMaxBytes)
+	}
+	if cfg.LogLevel.Level != slog.LevelInfo || cfg.LeastPrivilege != cycle.LeastPrivilegeOff {
+		t.Errorf("log level %v, least privilege %q: want info and off", cfg.LogLevel.Level, cfg.LeastPrivilege)
 	}
 }

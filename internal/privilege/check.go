@@ -180,3 +180,10 @@ func randomHex(r io.Reader) (string, error) {
 	}
 	return strings.ToLower(hex.EncodeToString(b)), nil
 }
+
+// OutcomeOf is what a probe that returned err observed: Allowed for nil,
+// Denied for a policy's refusal, Errored for anything else.
+func OutcomeOf(err error) Outcome {
+	o, _, _ := outcome(err)
+	return o
+}
