@@ -91,3 +91,22 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 	}
 	return nil
 }
+
+// healthcheck asks a running uploader's /healthz on METRICS_ADDR, for
+// container runtimes that have no shell or curl in a distroless image. It
+// needs only METRICS_ADDR: the other variables' problems are run's to report.
+func healthcheck(ctx context.Context) error {
+	cfg, _ := loadConfig()
+	url, err := probes.LocalURL(cfg.MetricsAddr, "/healthz")
+	if err != nil {
+		return fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	status, err := probes.Get(ctx, url)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("healthcheck: %d %s", status, http.StatusText(status))
+	}
+	return nil
+}

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/eks-least-privilege/uploader/internal/probes"
 	"github.com/eks-least-privilege/uploader/internal/settings"
 	"github.com/eks-least-privilege/uploader/internal/upload"
 )
@@ -105,25 +103,6 @@ func loadAll(ctx context.Context) (config, aws.Config, error) {
 		return cfg, awsCfg, fmt.Errorf("invalid configuration (see uploader help):\n%w", problems)
 	}
 	return cfg, awsCfg, nil
-}
-
-// healthcheck asks a running uploader's /healthz on METRICS_ADDR, for
-// container runtimes that have no shell or curl in a distroless image. It
-// needs only METRICS_ADDR: the other variables' problems are run's to report.
-func healthcheck(ctx context.Context) error {
-	cfg, _ := loadConfig()
-	url, err := probes.LocalURL(cfg.MetricsAddr, "/healthz")
-	if err != nil {
-		return fmt.Errorf("METRICS_ADDR: %w", err)
-	}
-	status, err := probes.Get(ctx, url)
-	if err != nil {
-		return err
-	}
-	if status != http.StatusOK {
-		return fmt.Errorf("healthcheck: %d %s", status, http.StatusText(status))
-	}
-	return nil
 }
 
 // usage prints the commands and every variable with its default and meaning.
