@@ -103,15 +103,15 @@ wait_for() {
 }
 
 # free_port: a TCP port free on 127.0.0.1 now, never one handed out before
-# in this run (the suite binds them a little later).
-used_ports=" "
+# in this run (the suite binds them a little later). Callers use $(...), so
+# the ports handed out are kept in a file, not a variable.
 free_port() {
   local p
   while :; do
     p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    [[ $used_ports == *" $p "* ]] || break
+    grep -qx "$p" "$W/ports" 2>/dev/null || break
   done
-  used_ports+="$p "
+  echo "$p" >>"$W/ports"
   echo "$p"
 }
 

@@ -19,6 +19,9 @@
 # suite at all (not root) skips it, saying so. E2E_KEEP=1 keeps the work
 # directory (logs) at exit.
 set -euo pipefail
+# The whole script is one compound command, parsed before it runs: editing
+# the file during a run cannot change the run.
+{
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$REPO_ROOT"
@@ -98,7 +101,7 @@ teardown() {
 }
 trap teardown EXIT
 
-ctr_() { ctr --address "$W/containerd/containerd.sock" -n k8s.io "$@"; }
+ctr_() { timeout 20 ctr --address "$W/containerd/containerd.sock" -n k8s.io "$@"; }
 kc() { kubectl --kubeconfig "$W/admin.kubeconfig" "$@"; }
 
 # ---------------------------------------------------------------------------
@@ -174,9 +177,11 @@ export KUBECONFIG=$W/admin.kubeconfig
 # ---------------------------------------------------------------------------
 phase "control plane"
 etcd_port=$(free_port)
+etcd_peer=http://127.0.0.1:$(free_port)
 start etcd etcd --name e2e --data-dir "$W/etcd" \
   --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-  --listen-peer-urls "http://127.0.0.1:$(free_port)" --initial-cluster-state new
+  --listen-peer-urls "$etcd_peer" --initial-advertise-peer-urls "$etcd_peer" \
+  --initial-cluster "e2e=$etcd_peer" --initial-cluster-state new
 etcd_pid=${bg_pids[-1]}
 wait_for 30 curl -sf "http://127.0.0.1:$etcd_port/health" || { alive etcd "$etcd_pid"; die "etcd did not start"; }
 start kube-apiserver kube-apiserver \
@@ -443,7 +448,9 @@ EOF
 # applies the rendered test overlay. Warnings go to $W/logs/NAME.apply.
 apply_test_overlay() {
   local name=$1 ns=e2e-$1
-  kc create namespace "$ns" >/dev/null
+  # The Namespace first (the first document kustomize writes), applied so
+  # that the full apply below does not warn about a missing annotation.
+  awk '/^---$/ {exit} {print}' "$W/rendered/$name.yaml" | kc apply -f - >/dev/null || return 1
   if [[ $name == static-keys-* ]]; then
     (
       umask 077
@@ -455,9 +462,9 @@ apply_test_overlay() {
 }
 
 # only_test_overlay_warnings FILE: every warning of the real apply is Pod
-# Security "restricted" naming host namespaces or hostPort, which is what the
-# test overlay adds (hostNetwork implies a hostPort per containerPort), and
-# nothing else.
+# Security "restricted" naming host namespaces, hostPort or a probe host,
+# which is what the test overlay adds (hostNetwork, which implies a hostPort
+# per containerPort, and probes on 127.0.0.1), and nothing else.
 only_test_overlay_warnings() {
   local line rest
   grep -q 'would violate PodSecurity "restricted:latest"' "$1" || {
@@ -468,9 +475,24 @@ only_test_overlay_warnings() {
     [[ $line == Warning:* ]] || { echo "unexpected output: $line"; return 1; }
     [[ $line == *'would violate PodSecurity "restricted:latest": '* ]] || { echo "other warning: $line"; return 1; }
     rest=${line#*'"restricted:latest": '}
-    rest=$(sed -E 's/host namespaces \([^)]*\)//; s/hostPort \([^)]*\)//; s/[ ,]//g' <<<"$rest")
+    rest=$(sed -E 's/host namespaces \([^)]*\)//; s/hostPort \([^)]*\)//; s/probe or lifecycle host \([^)]*\)//; s/[ ,]//g' <<<"$rest")
     [[ -z $rest ]] || { echo "violations beyond the test overlay's: $line"; return 1; }
   done <"$1"
+}
+
+# pod_of NAME: the Job's succeeded pod, or the Deployment's running one.
+pod_of() {
+  local phase=Running
+  [[ $1 == *-job ]] && phase=Succeeded
+  kc -n "e2e-$1" get pods -l app.kubernetes.io/name=uploader --field-selector "status.phase=$phase" \
+    -o jsonpath='{.items[0].metadata.name}'
+}
+
+# token_file NAME: the kubelet's copy of the running pod's projected IRSA token.
+token_file() {
+  local uid
+  uid=$(kc -n "e2e-$1" get pod "$(pod_of "$1")" -o jsonpath='{.metadata.uid}')
+  echo "$W/kubelet/pods/$uid/volumes/kubernetes.io~projected/aws-iam-token/token"
 }
 
 # ---------------------------------------------------------------------------
@@ -512,12 +534,23 @@ done
 phase "apply test overlays"
 for o in "${OVERLAYS[@]}"; do
   if apply_test_overlay "$o"; then
-    check "$o: real apply of the test overlay (namespace e2e-$o); its only warnings name what it adds (host namespaces, hostPort)" \
+    check "$o: real apply of the test overlay (namespace e2e-$o); its only warnings name what it adds (host namespaces, probe host)" \
       only_test_overlay_warnings "$W/logs/$o.apply"
   else
     fail "$o: real apply" "$(tr '\n' ' ' <"$W/logs/$o.apply")"
   fi
 done
+
+# The rotation pod's first token and refresh count, recorded as soon as it
+# is up (before the kubelet can rewrite the token).
+metric() { curl -sf "http://127.0.0.1:$rot_port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+rot_exp="" rot_hash="" rot_refresh=""
+if kc -n "e2e-$ROT" wait --for=condition=Available deployment/uploader --timeout=120s >/dev/null; then
+  rot_token=$(token_file "$ROT")
+  rot_exp=$(jwt_claims "$rot_token" | jq -r '.exp')
+  rot_hash=$(sha256sum <"$rot_token")
+  rot_refresh=$(metric uploader_aws_credential_refreshes_total)
+fi
 
 # ---------------------------------------------------------------------------
 # The checks of one overlay.
@@ -529,8 +562,6 @@ mode_of() {
   pod-identity-*) echo pod-identity ;;
   esac
 }
-
-pod_of() { kc -n "e2e-$1" get pods -l app.kubernetes.io/name=uploader -o jsonpath='{.items[0].metadata.name}'; }
 
 job_done() {
   local ns=e2e-$1 j
@@ -590,7 +621,7 @@ logged_region() {
 }
 least_privilege() {
   grep -q '"msg":"least privilege holds"' "$W/logs/$1.pod.log" || { echo "no \"least privilege holds\" line"; return 1; }
-  jq -e 'select(.msg == "uploader starting") | .config.least_privilege_check == "enforce"' \
+  jq -se 'map(select(.msg == "uploader starting"))[0].config.least_privilege_check == "enforce"' \
     "$W/logs/$1.pod.log" >/dev/null || { echo "LEAST_PRIVILEGE_CHECK is not enforce in the start line"; return 1; }
 }
 deployment_metrics() {
@@ -661,8 +692,9 @@ phase "irsa"
 # The pod of irsa-rotation runs through the whole suite: its token is checked
 # here, its rotation at the end.
 irsa_token_mutation() {
-  local ns=$1 pod
-  pod=$(kc -n "$ns" get pods -l app.kubernetes.io/name=uploader -o jsonpath='{.items[0].metadata.name}')
+  local ns=e2e-$1 pod
+  kc -n "$ns" wait --for=condition=Available deployment/uploader --timeout=120s >/dev/null || return 1
+  pod=$(pod_of "$1")
   kc -n "$ns" get pod "$pod" -o json | jq -e --arg arn "$ROLE_ARN" '
     ([.spec.volumes[] | select(.name == "aws-iam-token") | .projected.sources[].serviceAccountToken.audience][0] == "sts.amazonaws.com") and
     ([.spec.containers[0].env[] | select(.name == "AWS_ROLE_ARN")][0].value == $arn) and
@@ -673,16 +705,10 @@ irsa_token_mutation() {
     { echo "pod $pod: webhook mutation not as expected: $(kc -n "$ns" get pod "$pod" -o json | jq -c '.spec.containers[0].env')"; return 1; }
 }
 
-# token_file NS: the kubelet's copy of the pod's projected IRSA token.
-token_file() {
-  local uid
-  uid=$(kc -n "$1" get pods -l app.kubernetes.io/name=uploader -o jsonpath='{.items[0].metadata.uid}')
-  echo "$W/kubelet/pods/$uid/volumes/kubernetes.io~projected/aws-iam-token/token"
-}
-
 irsa_token_file() {
-  local ns=$1 f claims perm pid
-  f=$(token_file "$ns")
+  local ns=e2e-$1 f claims perm pid pod
+  pod=$(pod_of "$1")
+  f=$(token_file "$1")
   [[ -s $f ]] || { echo "no token file $f"; return 1; }
   claims=$(jwt_claims "$f")
   jq -e --arg iss "$API" --arg sub "system:serviceaccount:$ns:uploader" \
@@ -695,19 +721,21 @@ irsa_token_file() {
     echo "token file uid gid mode $perm: not readable by 65532"
     return 1
   fi
-  # The container's process: uid 65532, with fsGroup 65532 among its groups.
+  # The pod's process (its environment names the pod): uid 65532, with
+  # fsGroup 65532 among its supplementary groups.
   pid=$(ctr_ tasks ls | awk 'NR > 1 {print $2}' | while read -r p; do
-    [[ $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) == /uploader* ]] && grep -q "Uid:.*65532" "/proc/$p/status" && echo "$p"
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "POD_NAME=$pod" && echo "$p"
   done | head -n 1)
-  [[ -n $pid ]] || { echo "no uploader process running as 65532"; return 1; }
-  grep -Eq '^Groups:.*\b65532\b' "/proc/$pid/status" || { echo "uploader process groups: $(grep Groups "/proc/$pid/status")"; return 1; }
+  [[ -n $pid ]] || { echo "no process of pod $pod"; return 1; }
+  grep -Eq '^Uid:\s+65532\s' "/proc/$pid/status" || { echo "pod process $(grep Uid "/proc/$pid/status")"; return 1; }
+  grep -Eq '^Groups:.*\b65532\b' "/proc/$pid/status" || { echo "pod process $(grep Groups "/proc/$pid/status")"; return 1; }
   echo "token uid gid mode $perm"
 }
 
 check "irsa: the webhook mutated the pod: projected token audience sts.amazonaws.com, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_REGION left to the ConfigMap" \
-  irsa_token_mutation e2e-irsa-deployment
+  irsa_token_mutation irsa-deployment
 check "irsa: the kubelet-projected token (issuer $API, audience sts.amazonaws.com, sub of the pod's service account) is readable by uid 65532 through fsGroup" \
-  irsa_token_file e2e-irsa-deployment
+  irsa_token_file irsa-deployment
 
 # sts_web_identity TOKENFILE: the HTTP status of MinIO's
 # AssumeRoleWithWebIdentity for that token (the token travels in a file).
@@ -759,8 +787,9 @@ check "irsa: a pod of another service account gets no role from the webhook and 
 # ---------------------------------------------------------------------------
 phase "pod-identity"
 pi_mutation() {
-  local ns=$1 pod
-  pod=$(kc -n "$ns" get pods -l app.kubernetes.io/name=uploader -o jsonpath='{.items[0].metadata.name}')
+  local ns=e2e-$1 pod
+  kc -n "$ns" wait --for=condition=Available deployment/uploader --timeout=120s >/dev/null || return 1
+  pod=$(pod_of "$1")
   kc -n "$ns" get pod "$pod" -o json | jq -e --arg uri "$AGENT_URL/v1/credentials" '
     ([.spec.volumes[] | select(.name == "eks-pod-identity-token") | .projected.sources[].serviceAccountToken.audience][0] == "pods.eks.amazonaws.com") and
     ([.spec.containers[0].env[] | select(.name == "AWS_CONTAINER_CREDENTIALS_FULL_URI")][0].value == $uri) and
@@ -768,7 +797,7 @@ pi_mutation() {
     { echo "pod $pod: $(kc -n "$ns" get pod "$pod" -o json | jq -c '.spec.containers[0].env')"; return 1; }
 }
 check "pod-identity: the webhook mutated the pod: projected token audience pods.eks.amazonaws.com, AWS_CONTAINER_CREDENTIALS_FULL_URI, token file" \
-  pi_mutation e2e-pod-identity-deployment
+  pi_mutation pod-identity-deployment
 agent_status() { curl -s -o /dev/null -w '%{http_code}' -H "@$1" "$AGENT_URL/v1/credentials"; }
 agent_refusals() {
   local ns=e2e-pod-identity-job t
@@ -787,15 +816,10 @@ check "pod-identity: the agent refuses another service account's token and a tok
 
 # ---------------------------------------------------------------------------
 phase "credential rotation"
-metric() { curl -sf "http://127.0.0.1:$rot_port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 rotation() {
-  local ns=e2e-$ROT f exp hash0 refresh0 up_at_exp deadline
-  kc -n "$ns" wait --for=condition=Available deployment/uploader --timeout=60s >/dev/null || return 1
-  f=$(token_file "$ns")
-  exp=$(jwt_claims "$f" | jq -r '.exp')
-  hash0=$(sha256sum <"$f")
-  refresh0=$(metric uploader_aws_credential_refreshes_total)
-  [[ -n $refresh0 ]] || { echo "no refresh metric"; return 1; }
+  local ns=e2e-$ROT f exp=$rot_exp hash0=$rot_hash refresh0=$rot_refresh up_at_exp deadline
+  [[ -n $exp && -n $refresh0 ]] || { echo "the rotation pod's first token was not recorded"; return 1; }
+  f=$(token_file "$ROT")
   echo "first token expires in $((exp - $(date +%s))) s; refreshes $refresh0"
   # Past the first token's expiry every credential MinIO issued for it is
   # dead (MinIO ends web-identity credentials with the token): uploads after
@@ -820,3 +844,4 @@ rotation() {
 check "irsa rotation: 600 s token rewritten by the kubelet; refreshes_total rose; uploads go on past the first token's expiry, no credential failure, no restart" \
   rotation
 check "irsa rotation: objects in MinIO byte-identical to the source" objects_identical "$ROT" 10
+}
