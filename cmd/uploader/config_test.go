@@ -10,8 +10,8 @@ import (
 
 	"github.com/eks-least-privilege/uploader/internal/cycle"
 	"github.com/eks-least-privilege/uploader/internal/fetch"
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
 	"github.com/eks-least-privilege/uploader/internal/settings"
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 // setEnv sets the environment of a test: base plus overrides, every config
@@ -64,7 +64,7 @@ func TestLoadAllRegion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			miniotest.IsolateAWSEnv(t)
+			testenv.IsolateAWSEnv(t)
 			setEnv(t, map[string]string{"S3_BUCKET_NAME": "my-bucket"})
 			for k, v := range tt.env {
 				t.Setenv(k, v)

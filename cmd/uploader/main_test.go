@@ -29,13 +29,14 @@ import (
 
 	"github.com/eks-least-privilege/uploader/internal/cycle"
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 // s3Env is the environment of a run against srv with its root credentials,
 // unless vars say otherwise.
 func s3Env(t *testing.T, srv *miniotest.Server, bucket string, vars map[string]string) {
 	t.Helper()
-	miniotest.IsolateAWSEnv(t)
+	testenv.IsolateAWSEnv(t)
 	env := map[string]string{
 		"S3_BUCKET_NAME":        bucket,
 		"AWS_REGION":            miniotest.Region,
@@ -60,7 +61,7 @@ func TestJobUploadsCountThenExits(t *testing.T) {
 	srv := miniotest.Start(t)
 	bucket := srv.Bucket(t)
 	s3Env(t, srv, bucket, map[string]string{"UPLOAD_COUNT": "3", "S3_KEY_PREFIX": "jobs/"})
-	var logs miniotest.LockedBuffer
+	var logs testenv.LockedBuffer
 	if err := run(t.Context(), nil, &logs); err != nil {
 		t.Fatalf("run: got %v, want nil\n%s", err, logs.String())
 	}
@@ -95,8 +96,8 @@ func TestJobUploadsCountThenExits(t *testing.T) {
 
 func TestJobFailsAfterConsecutiveFailures(t *testing.T) {
 	srv := miniotest.Start(t)
-	s3Env(t, srv, "no-such-bucket-"+miniotest.RandomHex(4), map[string]string{"UPLOAD_COUNT": "2", "UPLOAD_MAX_CONSECUTIVE_FAILURES": "2"})
-	var logs miniotest.LockedBuffer
+	s3Env(t, srv, "no-such-bucket-"+testenv.RandomHex(4), map[string]string{"UPLOAD_COUNT": "2", "UPLOAD_MAX_CONSECUTIVE_FAILURES": "2"})
+	var logs testenv.LockedBuffer
 	err := run(t.Context(), nil, &logs)
 	if !errors.Is(err, cycle.ErrTooManyFailures) {
 		t.Fatalf("run: got %v, want cycle.ErrTooManyFailures\n%s", err, logs.String())
@@ -122,7 +123,7 @@ func pngBytes(t testing.TB) []byte {
 }
 
 // metricsAddr waits for the run's log line that names the metrics address.
-func metricsAddr(t *testing.T, logs *miniotest.LockedBuffer) string {
+func metricsAddr(t *testing.T, logs *testenv.LockedBuffer) string {
 	t.Helper()
 	re := regexp.MustCompile(`"msg":"metrics server listening","addr":"([^"]+)"`)
 	deadline := time.Now().Add(30 * time.Second)
@@ -187,7 +188,7 @@ func TestDeploymentMetricsAndBadDownloads(t *testing.T) {
 	s3Env(t, srv, bucket, map[string]string{"IMAGE_SOURCE_URL": source.URL, "UPLOAD_INTERVAL": "100ms"})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var logs miniotest.LockedBuffer
+	var logs testenv.LockedBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, &logs) }()
 	addr := metricsAddr(t, &logs)
@@ -324,7 +325,7 @@ func TestSIGTERMDuringLargeUpload(t *testing.T) {
 				"FETCH_TIMEOUT": "10m", "UPLOAD_TIMEOUT": "10m", "SHUTDOWN_TIMEOUT": "1s",
 			})
 			cmd := exec.Command(bin)
-			var logs miniotest.LockedBuffer
+			var logs testenv.LockedBuffer
 			cmd.Stdout, cmd.Stderr = &logs, &logs
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

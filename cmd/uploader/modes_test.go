@@ -9,6 +9,7 @@ import (
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
 	"github.com/eks-least-privilege/uploader/internal/standin"
 	"github.com/eks-least-privilege/uploader/internal/standin/standintest"
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 // modesFixture is a MinIO server trusting the stand-ins' OIDC issuer, with a
@@ -25,7 +26,7 @@ func setupModes(t *testing.T, sopts standin.StackOptions, mopts standin.MinterOp
 // with keys under prefix.
 func (f modesFixture) setEnv(t *testing.T, mode, prefix string) {
 	t.Helper()
-	miniotest.IsolateAWSEnv(t)
+	testenv.IsolateAWSEnv(t)
 	var env []string
 	if mode == "root" {
 		env = []string{"AWS_ACCESS_KEY_ID=" + f.Srv.RootUser, "AWS_SECRET_ACCESS_KEY=" + f.Srv.RootPassword}
@@ -74,7 +75,7 @@ func runFor(t *testing.T, limit time.Duration, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	var out miniotest.LockedBuffer
+	var out testenv.LockedBuffer
 	err := run(ctx, args, &out)
 	return out.String(), err
 }
@@ -136,7 +137,7 @@ func TestCheckReportsOverPrivilege(t *testing.T) {
 
 	// The same for temporary credentials of a user allowed everything in the
 	// bucket, served as the node's role and by the Pod Identity agent.
-	user, secret := "readwrite"+miniotest.RandomHex(4), miniotest.RandomHex(16)
+	user, secret := "readwrite"+testenv.RandomHex(4), testenv.RandomHex(16)
 	f.Srv.Admin(t, "admin", "user", "add", "t", user, secret)
 	f.Srv.Admin(t, "admin", "policy", "attach", "t", "readwrite", "--user", user)
 	f.Stack.UseMinter(standin.NewMinter(f.Srv.Endpoint, user, secret, standin.MinterOptions{}))
@@ -217,7 +218,7 @@ func TestRevocationCountsFailuresAndRecovers(t *testing.T) {
 	t.Setenv("UPLOAD_MAX_CONSECUTIVE_FAILURES", "1000")
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var out miniotest.LockedBuffer
+	var out testenv.LockedBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, &out) }()
 	t.Cleanup(func() {

@@ -12,9 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 // exercise runs everything that reports on cfg's credentials and returns
@@ -66,7 +67,7 @@ func TestNoSecretsInOutput(t *testing.T) {
 	sdk := func(env func(t *testing.T) map[string]string, sts func(*stsServer)) func(t *testing.T) aws.Config {
 		return func(t *testing.T) aws.Config {
 			srv := newSTS(t, sts)
-			miniotest.IsolateAWSEnv(t)
+			testenv.IsolateAWSEnv(t)
 			t.Setenv("AWS_REGION", "us-east-1")
 			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
 			for k, v := range env(t) {

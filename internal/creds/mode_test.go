@@ -6,7 +6,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
+
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 func TestDetect(t *testing.T) {
@@ -51,7 +52,7 @@ func TestDetect(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			miniotest.IsolateAWSEnv(t)
+			testenv.IsolateAWSEnv(t)
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
@@ -63,7 +64,7 @@ func TestDetect(t *testing.T) {
 }
 
 func TestDetectThroughCache(t *testing.T) {
-	miniotest.IsolateAWSEnv(t)
+	testenv.IsolateAWSEnv(t)
 	p := aws.NewCredentialsCache(credentials.StaticCredentialsProvider{
 		Value:  aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: canary},
 		Source: []aws.CredentialSource{aws.CredentialSourceIMDS},

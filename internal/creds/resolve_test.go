@@ -8,14 +8,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
+
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 // loadConfig isolates the environment, applies env and loads the SDK's
 // default config, with STS pointed at sts.
 func loadConfig(t *testing.T, sts *stsServer, env map[string]string, opts ...func(*config.LoadOptions) error) (context.Context, func() (Identity, error)) {
 	t.Helper()
-	miniotest.IsolateAWSEnv(t)
+	testenv.IsolateAWSEnv(t)
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
 	for k, v := range env {
@@ -217,7 +218,7 @@ func TestResolveFailures(t *testing.T) {
 		{
 			name: "imds unreachable",
 			env: func(t *testing.T) map[string]string {
-				return map[string]string{"AWS_EC2_METADATA_DISABLED": "false", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://" + miniotest.FreePort(t)}
+				return map[string]string{"AWS_EC2_METADATA_DISABLED": "false", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://" + testenv.FreePort(t)}
 			},
 			wantMode:   ModeNodeRole,
 			wantReason: ReasonIMDSUnreachable,
@@ -259,7 +260,7 @@ func TestResolveFailures(t *testing.T) {
 			name: "pod identity agent down",
 			env: func(t *testing.T) map[string]string {
 				return map[string]string{
-					"AWS_CONTAINER_CREDENTIALS_FULL_URI":     "http://" + miniotest.FreePort(t) + "/v1/credentials",
+					"AWS_CONTAINER_CREDENTIALS_FULL_URI":     "http://" + testenv.FreePort(t) + "/v1/credentials",
 					"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": writeFile(t, "token", "t"),
 				}
 			},

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 func TestTokenFile(t *testing.T) {
@@ -84,7 +84,7 @@ func TestTokenFileUnreadableAsNonRoot(t *testing.T) {
 		return
 	}
 	if os.Getuid() != 0 {
-		miniotest.Unavailable(t, "needs root to run a child as uid 65532: run the tests as root to include it")
+		testenv.Unavailable(t, "needs root to run a child as uid 65532: run the tests as root to include it")
 	}
 	dir, err := os.MkdirTemp("", "diagnose-token-")
 	if err != nil {

@@ -12,12 +12,13 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 // The put-only user may write under its prefix and nowhere else in the
 // bucket: the harness grants what deploy/aws/iam-policy.json grants.
 func TestPutOnlyUserIsConfinedToItsPrefix(t *testing.T) {
-	miniotest.IsolateAWSEnv(t)
+	testenv.IsolateAWSEnv(t)
 	srv := miniotest.Start(t)
 	bucket := srv.Bucket(t)
 	key, secret := srv.PutOnlyUser(t, bucket, "images/", "putonly-prefix")

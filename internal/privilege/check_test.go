@@ -17,10 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/eks-least-privilege/uploader/internal/miniotest"
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 var _ API = (*s3.Client)(nil)
@@ -170,14 +172,14 @@ func TestCheckMetric(t *testing.T) {
 }
 
 func TestCheckMinIO(t *testing.T) {
-	miniotest.IsolateAWSEnv(t)
+	testenv.IsolateAWSEnv(t)
 	srv := miniotest.Start(t)
 	bucket := srv.Bucket(t)
 
 	putKey, putSecret := srv.PutOnlyUser(t, bucket, "images/", "putonly")
-	noneKey, noneSecret := "nopolicy"+miniotest.RandomHex(4), miniotest.RandomHex(16)
+	noneKey, noneSecret := "nopolicy"+testenv.RandomHex(4), testenv.RandomHex(16)
 	srv.Admin(t, "admin", "user", "add", "t", noneKey, noneSecret)
-	readKey, readSecret := "readonly"+miniotest.RandomHex(4), miniotest.RandomHex(16)
+	readKey, readSecret := "readonly"+testenv.RandomHex(4), testenv.RandomHex(16)
 	srv.Admin(t, "admin", "user", "add", "t", readKey, readSecret)
 	// MinIO's built-in readonly lacks s3:ListBucket; this one has it.
 	readPolicy := filepath.Join(t.TempDir(), "read.json")

@@ -15,6 +15,7 @@ import (
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
 	"github.com/eks-least-privilege/uploader/internal/standin"
 	"github.com/eks-least-privilege/uploader/internal/standin/standintest"
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 // fixture is the shared set-up of the credential-mode tests.
@@ -27,7 +28,7 @@ func setup(t *testing.T, sopts standin.StackOptions, mopts standin.MinterOptions
 
 func (f fixture) client(t *testing.T, env []string, optFns ...func(*config.LoadOptions) error) (*s3.Client, aws.Config) {
 	t.Helper()
-	miniotest.IsolateAWSEnv(t)
+	testenv.IsolateAWSEnv(t)
 	t.Setenv("AWS_REGION", miniotest.Region)
 	t.Setenv("AWS_ENDPOINT_URL_S3", f.Srv.Endpoint)
 	for _, kv := range env {

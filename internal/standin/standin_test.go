@@ -17,7 +17,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 func fakeMint(ctx context.Context) (Credentials, error) {
@@ -343,7 +343,7 @@ func TestPodIdentityAuthorization(t *testing.T) {
 func TestLogsCarryNoSecrets(t *testing.T) {
 	// One locked buffer behind one logger: the handlers log from the server's
 	// goroutines while the test reads.
-	var logs miniotest.LockedBuffer
+	var logs testenv.LockedBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	st, err := StartStack(StackOptions{TokenDir: t.TempDir(), Logger: logger})
 	if err != nil {

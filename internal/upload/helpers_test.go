@@ -16,7 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 // env is a MinIO server with a fresh bucket, reachable over plain http and
@@ -35,7 +37,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	miniotest.IsolateAWSEnv(t)
+	testenv.IsolateAWSEnv(t)
 	srv := miniotest.Start(t)
 	e := &env{srv: srv, root: srv.Client(t)}
 	waitInitialized(t, e.root)

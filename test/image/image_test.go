@@ -9,14 +9,15 @@ import (
 	"testing"
 
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 func TestImageUploadsHardened(t *testing.T) {
 	if os.Geteuid() != 0 {
-		miniotest.Unavailable(t, "the image test runs rootful podman: run as root")
+		testenv.Unavailable(t, "the image test runs rootful podman: run as root")
 	}
 	if _, err := exec.LookPath("podman"); err != nil {
-		miniotest.Unavailable(t, "podman not found: apt-get install podman runc")
+		testenv.Unavailable(t, "podman not found: apt-get install podman runc")
 	}
 	srv := miniotest.Start(t)
 	bucket := srv.Bucket(t)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/eks-least-privilege/uploader/internal/miniotest"
 	"github.com/eks-least-privilege/uploader/internal/standin"
+	"github.com/eks-least-privilege/uploader/internal/testenv"
 )
 
 // Fixture is a MinIO server trusting a Stack's issuer, with a bucket and a
@@ -27,9 +28,9 @@ type Fixture struct {
 // put-only user. Everything stops at cleanup.
 func Start(t testing.TB, sopts standin.StackOptions, mopts standin.MinterOptions) Fixture {
 	t.Helper()
-	miniotest.IsolateAWSEnv(t)
+	testenv.IsolateAWSEnv(t)
 	if miniotest.Binary() == "" || miniotest.MCBinary() == "" {
-		miniotest.Unavailable(t, "credential mode tests need minio and mc on PATH or in $GOPATH/bin: go install "+
+		testenv.Unavailable(t, "credential mode tests need minio and mc on PATH or in $GOPATH/bin: go install "+
 			miniotest.MinIOModule+" "+miniotest.MCModule)
 	}
 	sopts.TokenDir = t.TempDir()

@@ -1,0 +1,88 @@
+// Package testenv is what every test needs around it, whatever it talks to:
+// an AWS environment that asks nothing outside 127.0.0.0/8, free loopback
+// ports, random names, a buffer goroutines may write while the test reads it,
+// and the rule that an integration test which cannot run skips outside CI and
+// fails in it.
+package testenv
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Unavailable skips the test with msg, or fails it when CI=true: in CI an
+// integration test that cannot run is a failure, never a silent skip.
+func Unavailable(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true and integration test cannot run: %s", msg)
+	}
+	t.Skip(msg)
+}
+
+// IsolateAWSEnv clears every AWS_* variable for the test and points the SDK
+// at no shared files and no IMDS, so nothing outside 127.0.0.0/8 is asked.
+func IsolateAWSEnv(t testing.TB) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "AWS_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	// Any service a test does not point somewhere gets a dead loopback port,
+	// never AWS: STS, for one, is asked for the caller identity.
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+}
+
+// FreePort returns a free 127.0.0.1:port address.
+func FreePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// RandomHex returns n random bytes in hex.
+func RandomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// LockedBuffer collects output that goroutines or a process write while a
+// test reads it.
+type LockedBuffer struct {
+	mu sync.Mutex // guards b
+	b  strings.Builder
+}
+
+func (b *LockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written so far.
+func (b *LockedBuffer) String() string {
+	if b == nil {
+		return ""
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
