@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -56,7 +54,7 @@ func runCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Cli
 	if err != nil {
 		return fmt.Errorf("resolve credentials: %w", err)
 	}
-	writeIdentity(stdout, id)
+	_ = id.WriteTable(stdout)
 	for _, w := range id.Warnings() {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
@@ -72,28 +70,6 @@ func runCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Cli
 	return nil
 }
 
-func writeIdentity(w io.Writer, id creds.Identity) {
-	caller := id.CallerARN
-	if caller == "" {
-		caller = id.CallerUnavailable
-	}
-	expires := "never (long-lived keys)"
-	if id.CanExpire {
-		expires = id.Expires.UTC().Format(time.RFC3339)
-	}
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	for _, row := range [][2]string{
-		{"credential mode", string(id.Mode)}, {"provider source", id.Source},
-		{"access key id", id.AccessKeyID}, {"role arn", id.RoleARN},
-		{"caller arn", caller}, {"account", id.Account}, {"expires", expires},
-	} {
-		if row[1] != "" {
-			fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
-		}
-	}
-	tw.Flush()
-}
-
 // writeReport writes the report's table, the verdict line with its exit code
 // and what the check left in the bucket.
 func writeReport(w io.Writer, r privilege.Report) error {
@@ -107,6 +83,9 @@ func writeReport(w io.Writer, r privilege.Report) error {
 	fmt.Fprintf(w, "verdict: %s (exit %d)\n", verdict, checkExitCode(r))
 	if r.LeftObject {
 		fmt.Fprintf(w, "note: check object s3://%s/%s stays in the bucket (DeleteObject is denied)\n", r.Bucket, r.Key)
+	}
+	if r.OutsideKey != "" {
+		fmt.Fprintf(w, "note: s3://%s/%s, put outside the prefix, stays in the bucket\n", r.Bucket, r.OutsideKey)
 	}
 	return nil
 }

@@ -24,6 +24,10 @@ type API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	ListBuckets(ctx context.Context, in *s3.ListBucketsInput, optFns ...func(*s3.Options)) (*s3.ListBucketsOutput, error)
+	GetBucketPolicy(ctx context.Context, in *s3.GetBucketPolicyInput, optFns ...func(*s3.Options)) (*s3.GetBucketPolicyOutput, error)
+	GetBucketAcl(ctx context.Context, in *s3.GetBucketAclInput, optFns ...func(*s3.Options)) (*s3.GetBucketAclOutput, error)
+	PutObjectAcl(ctx context.Context, in *s3.PutObjectAclInput, optFns ...func(*s3.Options)) (*s3.PutObjectAclOutput, error)
 }
 
 // CheckDir is appended to the key prefix to name where [Check] writes:
@@ -49,7 +53,10 @@ type Options struct {
 //     "not probed (no object)" when PutObject was denied);
 //   - s3:ListBucket: ListObjectsV2 under prefix, at most one key (expected denied);
 //   - s3:DeleteObject: a random key <prefix>.least-privilege-check/absent-<random>
-//     that does not exist (expected denied).
+//     that does not exist (expected denied);
+//   - s3:ListAllMyBuckets, s3:GetBucketPolicy, s3:GetBucketAcl, s3:PutObjectAcl
+//     "private" on the check object, and s3:PutObject of a new key outside
+//     the prefix when one is set (all expected denied; see wider).
 //
 // A probe is allowed when the call succeeds, denied on AccessDenied or HTTP
 // 403, and an error otherwise. When DeleteObject is allowed the check object
@@ -125,6 +132,7 @@ func Check(ctx context.Context, client API, bucket, prefix string, opts Options)
 		return err
 	})
 	add(ActionDeleteObject, Denied, del, detail, err)
+	r.OutsideKey = wider(client, bucket, prefix, r.Key, suffix, put == Allowed, probe, add)
 
 	if put == Allowed {
 		r.LeftObject = true

@@ -30,12 +30,38 @@ var _ API = (*s3.Client)(nil)
 // fakeS3 answers each probe with the configured error (nil: allowed).
 type fakeS3 struct {
 	put, get, list, del error
-	keys                []string // keys passed to each call, in order
+	// The wider probes: ListBuckets, GetBucketPolicy, GetBucketAcl,
+	// PutObjectAcl, and a put outside images/.
+	buckets, policy, acl, putACL, outside error
+	keys                                  []string // keys passed to each call, in order
 }
 
 func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
 	f.keys = append(f.keys, "put "+*in.Key+" if-none-match "+*in.IfNoneMatch)
+	if !strings.HasPrefix(*in.Key, "images/") {
+		return &s3.PutObjectOutput{}, f.outside
+	}
 	return &s3.PutObjectOutput{}, f.put
+}
+
+func (f *fakeS3) ListBuckets(context.Context, *s3.ListBucketsInput, ...func(*s3.Options)) (*s3.ListBucketsOutput, error) {
+	f.keys = append(f.keys, "list buckets")
+	return &s3.ListBucketsOutput{}, f.buckets
+}
+
+func (f *fakeS3) GetBucketPolicy(_ context.Context, in *s3.GetBucketPolicyInput, _ ...func(*s3.Options)) (*s3.GetBucketPolicyOutput, error) {
+	f.keys = append(f.keys, "get policy "+*in.Bucket)
+	return &s3.GetBucketPolicyOutput{}, f.policy
+}
+
+func (f *fakeS3) GetBucketAcl(_ context.Context, in *s3.GetBucketAclInput, _ ...func(*s3.Options)) (*s3.GetBucketAclOutput, error) {
+	f.keys = append(f.keys, "get acl "+*in.Bucket)
+	return &s3.GetBucketAclOutput{}, f.acl
+}
+
+func (f *fakeS3) PutObjectAcl(_ context.Context, in *s3.PutObjectAclInput, _ ...func(*s3.Options)) (*s3.PutObjectAclOutput, error) {
+	f.keys = append(f.keys, "put acl "+*in.Key+" "+string(in.ACL))
+	return &s3.PutObjectAclOutput{}, f.putACL
 }
 
 func (f *fakeS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
@@ -59,56 +85,73 @@ func (f *fakeS3) DeleteObject(_ context.Context, in *s3.DeleteObjectInput, _ ...
 func TestCheckOutcomes(t *testing.T) {
 	denied := &smithy.GenericAPIError{Code: "AccessDenied", Message: "Access Denied."}
 	network := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	d := func(f fakeS3) fakeS3 { // the wider probes denied
+		f.buckets, f.policy, f.acl, f.putACL, f.outside = denied, denied, denied, denied, denied
+		return f
+	}
 	tests := []struct {
 		name      string
 		fake      fakeS3
-		want      []Outcome // put, get, list, delete
+		want      []Outcome // put, get, list, delete, then list buckets, get policy, get acl, put acl, put outside
 		wantVerd  Verdict
 		wantInc   bool // inconclusive: a probe errored
 		wantErr   bool
 		wantLeft  bool
 		wantCalls []string
+		// wantOutside is the object the put outside the prefix left.
+		wantOutside string
 	}{
 		{
-			name: "least privilege", fake: fakeS3{get: denied, list: denied, del: denied},
-			want: []Outcome{Allowed, Denied, Denied, Denied}, wantVerd: LeastPrivilege, wantLeft: true,
+			name: "least privilege", fake: d(fakeS3{get: denied, list: denied, del: denied}),
+			want: []Outcome{Allowed, Denied, Denied, Denied, Denied, Denied, Denied, Denied, Denied}, wantVerd: LeastPrivilege, wantLeft: true,
 			wantCalls: []string{
 				"put images/.least-privilege-check/0102030405060708.txt if-none-match *",
 				"get images/.least-privilege-check/0102030405060708.txt",
 				"list images/",
 				"delete images/.least-privilege-check/absent-0102030405060708",
+				"list buckets",
+				"get policy b",
+				"get acl b",
+				"put acl images/.least-privilege-check/0102030405060708.txt private",
+				"put .least-privilege-check-outside-prefix/0102030405060708.txt if-none-match *",
 			},
 		},
 		{
-			name: "root", fake: fakeS3{},
-			want: []Outcome{Allowed, Allowed, Allowed, Allowed}, wantVerd: OverPrivileged,
+			name: "root", fake: fakeS3{policy: &smithy.GenericAPIError{Code: "NoSuchBucketPolicy"}},
+			want: []Outcome{Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed}, wantVerd: OverPrivileged,
+			wantOutside: ".least-privilege-check-outside-prefix/0102030405060708.txt",
 			wantCalls: []string{
 				"put images/.least-privilege-check/0102030405060708.txt if-none-match *",
 				"get images/.least-privilege-check/0102030405060708.txt",
 				"list images/",
 				"delete images/.least-privilege-check/absent-0102030405060708",
+				"list buckets",
+				"get policy b",
+				"get acl b",
+				"put acl images/.least-privilege-check/0102030405060708.txt private",
+				"put .least-privilege-check-outside-prefix/0102030405060708.txt if-none-match *",
 				"delete images/.least-privilege-check/0102030405060708.txt",
 			},
 		},
 		{
-			name: "read only", fake: fakeS3{put: denied, del: denied},
-			want: []Outcome{Denied, NotProbed, Allowed, Denied}, wantVerd: PutDenied,
+			name: "read only", fake: d(fakeS3{put: denied, del: denied}),
+			want: []Outcome{Denied, NotProbed, Allowed, Denied, Denied, Denied, Denied, NotProbed, Denied}, wantVerd: PutDenied,
 		},
 		{
-			name: "bare 403 is denied", fake: fakeS3{put: denied, list: &smithyhttpStatus{403}, del: denied},
-			want: []Outcome{Denied, NotProbed, Denied, Denied}, wantVerd: PutDenied,
+			name: "bare 403 is denied", fake: d(fakeS3{put: denied, list: &smithyhttpStatus{403}, del: denied}),
+			want: []Outcome{Denied, NotProbed, Denied, Denied, Denied, Denied, Denied, NotProbed, Denied}, wantVerd: PutDenied,
 		},
 		{
-			name: "invalid key is an error, not a denial", fake: fakeS3{put: &smithy.GenericAPIError{Code: "InvalidAccessKeyId"}, list: denied, del: denied},
-			want: []Outcome{Errored, NotProbed, Denied, Denied}, wantVerd: LeastPrivilege, wantInc: true, wantErr: true,
+			name: "invalid key is an error, not a denial", fake: d(fakeS3{put: &smithy.GenericAPIError{Code: "InvalidAccessKeyId"}, list: denied, del: denied}),
+			want: []Outcome{Errored, NotProbed, Denied, Denied, Denied, Denied, Denied, NotProbed, Denied}, wantVerd: LeastPrivilege, wantInc: true, wantErr: true,
 		},
 		{
-			name: "list unreachable", fake: fakeS3{get: denied, list: network, del: denied},
-			want: []Outcome{Allowed, Denied, Errored, Denied}, wantVerd: LeastPrivilege, wantInc: true, wantErr: true, wantLeft: true,
+			name: "list unreachable", fake: d(fakeS3{get: denied, list: network, del: denied}),
+			want: []Outcome{Allowed, Denied, Errored, Denied, Denied, Denied, Denied, Denied, Denied}, wantVerd: LeastPrivilege, wantInc: true, wantErr: true, wantLeft: true,
 		},
 		{
-			name: "over-privileged despite an error", fake: fakeS3{list: network, del: denied},
-			want: []Outcome{Allowed, Allowed, Errored, Denied}, wantVerd: OverPrivileged, wantInc: true, wantErr: true, wantLeft: true,
+			name: "over-privileged despite an error", fake: d(fakeS3{get: nil, list: network, del: denied}),
+			want: []Outcome{Allowed, Allowed, Errored, Denied, Denied, Denied, Denied, Denied, Denied}, wantVerd: OverPrivileged, wantInc: true, wantErr: true, wantLeft: true,
 		},
 	}
 	for _, tt := range tests {
@@ -129,6 +172,9 @@ func TestCheckOutcomes(t *testing.T) {
 			}
 			if r.LeftObject != tt.wantLeft {
 				t.Errorf("left object: got %v, want %v", r.LeftObject, tt.wantLeft)
+			}
+			if r.OutsideKey != tt.wantOutside {
+				t.Errorf("outside key: got %q, want %q", r.OutsideKey, tt.wantOutside)
 			}
 			if tt.wantCalls != nil && !slices.Equal(tt.fake.keys, tt.wantCalls) {
 				t.Errorf("calls: got %q, want %q", tt.fake.keys, tt.wantCalls)
@@ -177,6 +223,8 @@ func TestCheckMinIO(t *testing.T) {
 	bucket := srv.Bucket(t)
 
 	putKey, putSecret := srv.PutOnlyUser(t, bucket, "images/", "putonly")
+	// The policy copies once granted bucket/* instead of bucket/prefix*.
+	wideKey, wideSecret := srv.PutOnlyUser(t, bucket, "", "putanywhere")
 	noneKey, noneSecret := "nopolicy"+testenv.RandomHex(4), testenv.RandomHex(16)
 	srv.Admin(t, "admin", "user", "add", "t", noneKey, noneSecret)
 	readKey, readSecret := "readonly"+testenv.RandomHex(4), testenv.RandomHex(16)
@@ -205,20 +253,49 @@ func TestCheckMinIO(t *testing.T) {
 		want     []Outcome
 		wantVerd Verdict
 		wantLeft bool
+		// wantOutside: the put outside the prefix was allowed and its object stays.
+		wantOutside bool
 	}{
-		{name: "root", client: srv.Client(t), want: []Outcome{Allowed, Allowed, Allowed, Allowed}, wantVerd: OverPrivileged},
+		{name: "root", client: srv.Client(t), want: []Outcome{Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed},
+			wantVerd: OverPrivileged, wantOutside: true},
 		{name: "put only", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(putKey, putSecret, "")),
-			want: []Outcome{Allowed, Denied, Denied, Denied}, wantVerd: LeastPrivilege, wantLeft: true},
+			want: []Outcome{Allowed, Denied, Denied, Denied, Denied, Denied, Denied, Denied, Denied}, wantVerd: LeastPrivilege, wantLeft: true},
+		{name: "put anywhere in the bucket", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(wideKey, wideSecret, "")),
+			want: []Outcome{Allowed, Denied, Denied, Denied, Denied, Denied, Denied, Denied, Allowed}, wantVerd: OverPrivileged, wantLeft: true, wantOutside: true},
 		{name: "no policy", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(noneKey, noneSecret, "")),
-			want: []Outcome{Denied, NotProbed, Denied, Denied}, wantVerd: PutDenied},
+			want: []Outcome{Denied, NotProbed, Denied, Denied, Denied, Denied, Denied, NotProbed, Denied}, wantVerd: PutDenied},
 		{name: "read only", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(readKey, readSecret, "")),
-			want: []Outcome{Denied, NotProbed, Allowed, Denied}, wantVerd: PutDenied},
+			// MinIO lists the buckets an identity may list: see minioNote.
+			want: []Outcome{Denied, NotProbed, Allowed, Denied, Allowed, Denied, Denied, NotProbed, Denied}, wantVerd: PutDenied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			before := srv.Keys(t, bucket)
 			r, err := Check(context.Background(), tt.client, bucket, "images/", Options{})
 			if err != nil {
 				t.Fatalf("check: %v", err)
+			}
+			// Nothing but the check's own objects changed.
+			var added []string
+			for _, k := range srv.Keys(t, bucket) {
+				if !slices.Contains(before, k) {
+					added = append(added, k)
+				}
+			}
+			for _, k := range added {
+				if k != r.Key && k != r.OutsideKey {
+					t.Errorf("the check wrote %q, neither its check object nor its outside-prefix object", k)
+				}
+			}
+			if len(before)+len(added) < len(srv.Keys(t, bucket)) || (r.OutsideKey != "") != tt.wantOutside ||
+				(tt.wantOutside && !slices.Contains(added, r.OutsideKey)) {
+				t.Errorf("outside key %q (want one: %v), added %q", r.OutsideKey, tt.wantOutside, added)
+			}
+			for _, row := range r.Rows {
+				if (row.Action == ActionGetBucketAcl || row.Action == ActionPutObjectAcl) && row.Observed != NotProbed &&
+					!strings.Contains(row.Detail, "MinIO has no ACLs") {
+					t.Errorf("%s: detail %q does not say that MinIO answers it with a bucket policy permission", row.Action, row.Detail)
+				}
 			}
 			var got []Outcome
 			for _, row := range r.Rows {

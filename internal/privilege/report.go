@@ -61,10 +61,13 @@ func (r Row) Verdict() string {
 type Report struct {
 	Bucket string
 	Key    string // the check object written, when PutObject was allowed
-	Rows   []Row  // PutObject, GetObject, ListBucket, DeleteObject, in that order
+	Rows   []Row  // PutObject, GetObject, ListBucket, DeleteObject, then the wider probes, in that order
 	// LeftObject is true when the check object stays in the bucket: it does
 	// whenever DeleteObject is denied, which is the least-privilege case.
 	LeftObject bool
+	// OutsideKey is the object written outside the prefix when that put was
+	// allowed (over-privilege); it stays in the bucket.
+	OutsideKey string
 }
 
 // Verdict is the overall outcome of a [Report].
