@@ -1,16 +1,19 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/eks-least-privilege/uploader/internal/creds"
 	"github.com/eks-least-privilege/uploader/internal/cycle"
+	"github.com/eks-least-privilege/uploader/internal/fetch"
 	"github.com/eks-least-privilege/uploader/internal/settings"
 	"github.com/eks-least-privilege/uploader/internal/upload"
 )
@@ -19,46 +22,33 @@ import (
 // the types the program uses. The names are those of the walkthrough's
 // manifests, so they keep working; endpoints and checksums use the SDK's own
 // variables (AWS_ENDPOINT_URL_S3, ...).
+//
+// The bounds (min, max tags) are long enough for any real use and short
+// enough that sums of them (the liveness window) stay meaningful.
+// MAX_IMAGE_BYTES stops at 5 GiB, the largest object one S3 PutObject takes:
+// far above any image, and well below what multipart uploads of the default
+// 8 MiB parts can hold (10,000 parts, 78 GiB), let alone S3's 5 TiB.
 type config struct {
 	Bucket       string `envconfig:"S3_BUCKET_NAME" required:"true" desc:"bucket the images are written to"`
 	KeyPrefix    string `envconfig:"S3_KEY_PREFIX" desc:"prefix of every object key, e.g. images/"`
 	UsePathStyle bool   `envconfig:"S3_USE_PATH_STYLE" default:"false" desc:"path-style addressing, for MinIO and other S3-compatible stores"`
 
 	SourceURL     string           `envconfig:"IMAGE_SOURCE_URL" default:"https://picsum.photos/1024/768" desc:"http(s) URL answering with a random image, or builtin: for an image made in process"`
-	MaxImageBytes settings.Decimal `envconfig:"MAX_IMAGE_BYTES" default:"33554432" desc:"largest image accepted, in bytes (at most 5 GiB)"`
-	FetchTimeout  time.Duration    `envconfig:"FETCH_TIMEOUT" default:"30s" desc:"bound on one download, headers and body; the body streams into S3, so this bounds the upload too"`
+	MaxImageBytes settings.Decimal `envconfig:"MAX_IMAGE_BYTES" default:"33554432" min:"1" max:"5368709120" desc:"largest image accepted, in bytes (at most 5 GiB)"`
+	FetchTimeout  time.Duration    `envconfig:"FETCH_TIMEOUT" default:"30s" min:"100ms" max:"1h" desc:"bound on one download, headers and body; the body streams into S3, so this bounds the upload too"`
 
-	Interval        time.Duration    `envconfig:"UPLOAD_INTERVAL" default:"30s" desc:"time between the starts of two cycles; the first starts at once"`
-	Count           settings.Decimal `envconfig:"UPLOAD_COUNT" default:"0" desc:"0 runs forever (Deployment); N exits 0 after N uploads (Job)"`
-	MaxFailures     settings.Decimal `envconfig:"UPLOAD_MAX_CONSECUTIVE_FAILURES" default:"5" desc:"Job mode exits non-zero after this many failed cycles in a row"`
-	CycleTimeout    time.Duration    `envconfig:"UPLOAD_TIMEOUT" default:"2m" desc:"deadline of one cycle: credentials, download and upload"`
-	ShutdownTimeout time.Duration    `envconfig:"SHUTDOWN_TIMEOUT" default:"25s" desc:"on SIGTERM, time the upload in flight gets to finish; with the abort that may follow (4s) it stays below Kubernetes' 30s grace"`
+	Interval        time.Duration    `envconfig:"UPLOAD_INTERVAL" default:"30s" min:"100ms" max:"24h" desc:"time between the starts of two cycles; the first starts at once"`
+	Count           settings.Decimal `envconfig:"UPLOAD_COUNT" default:"0" min:"0" desc:"0 runs forever (Deployment); N exits 0 after N uploads (Job)"`
+	MaxFailures     settings.Decimal `envconfig:"UPLOAD_MAX_CONSECUTIVE_FAILURES" default:"5" min:"1" desc:"Job mode exits non-zero after this many failed cycles in a row"`
+	CycleTimeout    time.Duration    `envconfig:"UPLOAD_TIMEOUT" default:"2m" min:"100ms" max:"1h" desc:"deadline of one cycle: credentials, download and upload"`
+	ShutdownTimeout time.Duration    `envconfig:"SHUTDOWN_TIMEOUT" default:"25s" min:"0s" max:"10m" desc:"on SIGTERM, time the upload in flight gets to finish; with the abort that may follow (4s) it stays below Kubernetes' 30s grace"`
 
 	RequireModes   modes                `envconfig:"REQUIRE_CREDENTIAL_MODE" desc:"comma list of allowed credential modes (static, node-role, irsa, pod-identity, ecs, shared-profile); refuse to start otherwise"`
 	LeastPrivilege cycle.LeastPrivilege `envconfig:"LEAST_PRIVILEGE_CHECK" default:"off" desc:"off, warn or enforce: probe at start that the credentials can put objects and nothing more"`
 	PodName        string               `envconfig:"POD_NAME" desc:"name used in object keys; defaults to the hostname"`
 	MetricsAddr    string               `envconfig:"METRICS_ADDR" default:":9090" desc:"listen address of /metrics, /healthz and /readyz; empty disables"`
-	LogFormat      string               `envconfig:"LOG_FORMAT" default:"json" desc:"json or text"`
+	LogFormat      settings.LogFormat   `envconfig:"LOG_FORMAT" default:"json" desc:"json or text"`
 	LogLevel       settings.Level       `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-}
-
-// maxImageBytes bounds MAX_IMAGE_BYTES at 5 GiB, the largest object one S3
-// PutObject takes: far above any image, and well below what multipart
-// uploads of the default 8 MiB parts can hold (10,000 parts, 78 GiB), so
-// S3's own 5 TiB limit is out of reach anyway.
-const maxImageBytes = 5 << 30
-
-// The duration bounds: long enough for any real use, short enough that
-// sums of them (the liveness window) stay meaningful.
-var durations = []struct {
-	name     string
-	get      func(c config) time.Duration
-	min, max time.Duration
-}{
-	{"UPLOAD_INTERVAL", func(c config) time.Duration { return c.Interval }, 100 * time.Millisecond, 24 * time.Hour},
-	{"FETCH_TIMEOUT", func(c config) time.Duration { return c.FetchTimeout }, 100 * time.Millisecond, time.Hour},
-	{"UPLOAD_TIMEOUT", func(c config) time.Duration { return c.CycleTimeout }, 100 * time.Millisecond, time.Hour},
-	{"SHUTDOWN_TIMEOUT", func(c config) time.Duration { return c.ShutdownTimeout }, 0, 10 * time.Minute},
 }
 
 // loadConfig reads the environment and validates it, reporting every problem
@@ -67,6 +57,17 @@ func loadConfig() (config, error) {
 	var cfg config
 	err := settings.Load(&cfg, cfg.validate)
 	return cfg, err
+}
+
+// loadAll reads the uploader's configuration and the SDK's, and reports
+// every problem of both at once.
+func loadAll(ctx context.Context) (config, aws.Config, error) {
+	cfg, problems := loadConfig()
+	awsCfg, err := creds.LoadConfig(ctx)
+	if err := errors.Join(problems, err); err != nil {
+		return cfg, awsCfg, fmt.Errorf("invalid configuration (see uploader help):\n%w", err)
+	}
+	return cfg, awsCfg, nil
 }
 
 func (c *config) validate() []error {
@@ -82,27 +83,8 @@ func (c *config) validate() []error {
 	if err := upload.CheckPrefix(c.KeyPrefix); err != nil {
 		bad("S3_KEY_PREFIX", "%v", err)
 	}
-	if c.SourceURL != "builtin:" {
-		if u, err := url.Parse(c.SourceURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("IMAGE_SOURCE_URL", "must be an http(s) URL or builtin:, got %q", redactURL(c.SourceURL))
-		}
-	}
-	if c.MaxImageBytes < 1 || c.MaxImageBytes > maxImageBytes {
-		bad("MAX_IMAGE_BYTES", "must be >= 1 and <= %d (5 GiB), got %d", maxImageBytes, c.MaxImageBytes)
-	}
-	for _, d := range durations {
-		if v := d.get(*c); v < d.min || v > d.max {
-			bad(d.name, "must be >= %s and <= %s, got %q", d.min, d.max, v)
-		}
-	}
-	if c.Count < 0 {
-		bad("UPLOAD_COUNT", "must be >= 0, got %d", c.Count)
-	}
-	if c.MaxFailures < 1 {
-		bad("UPLOAD_MAX_CONSECUTIVE_FAILURES", "must be >= 1, got %d", c.MaxFailures)
-	}
-	if !slices.Contains([]string{"json", "text"}, c.LogFormat) {
-		bad("LOG_FORMAT", "must be json or text, got %q", c.LogFormat)
+	if fetch.CheckSource(c.SourceURL) != nil {
+		bad("IMAGE_SOURCE_URL", "must be an http(s) URL or builtin:, got %q", fetch.RedactURL(c.SourceURL))
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
@@ -120,20 +102,8 @@ func (m *modes) Decode(s string) (err error) {
 	return err
 }
 
-// redactURL hides a URL's password and query, which may carry secrets.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "<unparseable URL>"
-	}
-	if u.RawQuery != "" {
-		u.RawQuery = "redacted"
-	}
-	return u.Redacted()
-}
-
 // LogValue is the effective configuration for the start line, each variable
 // under its lower-cased name; the image source's password and query hidden.
 func (c config) LogValue() slog.Value {
-	return settings.LogValue(c, map[string]func(string) string{"image_source_url": redactURL})
+	return settings.LogValue(c, map[string]func(string) string{"image_source_url": fetch.RedactURL})
 }

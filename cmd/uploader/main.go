@@ -11,17 +11,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/eks-least-privilege/uploader/internal/settings"
 	"github.com/eks-least-privilege/uploader/internal/upload"
@@ -65,11 +60,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel.Level}
-	logger := slog.New(slog.NewJSONHandler(stdout, opts))
-	if cfg.LogFormat == "text" {
-		logger = slog.New(slog.NewTextHandler(stdout, opts))
-	}
+	logger := settings.Logger(stdout, cfg.LogFormat, cfg.LogLevel)
 	// A library that writes to the standard logger (the transfer manager does
 	// when a multipart upload fails) then writes JSON lines like ours.
 	slog.SetDefault(logger)
@@ -78,31 +69,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runCheck(ctx, cfg, awsCfg, s3Client, stdout)
 	}
 	return runDaemon(ctx, cfg, awsCfg, s3Client, logger)
-}
-
-// expiryWindow is how long before their expiry temporary credentials are
-// refreshed (less up to half of it, jittered), so that a request signed just
-// before expiry does not reach S3 just after it.
-const expiryWindow = time.Minute
-
-// loadAll reads the uploader's configuration and the SDK's, and reports
-// every problem of both at once.
-func loadAll(ctx context.Context) (config, aws.Config, error) {
-	cfg, problems := loadConfig()
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) {
-		o.ExpiryWindow = expiryWindow
-		o.ExpiryWindowJitterFrac = 0.5
-	}))
-	if err != nil {
-		problems = errors.Join(problems, fmt.Errorf("AWS configuration: %w", err))
-	} else if awsCfg.Region == "" {
-		// The SDK reads AWS_REGION, AWS_DEFAULT_REGION and the shared profile.
-		problems = errors.Join(problems, errors.New("AWS_REGION: required (or AWS_DEFAULT_REGION, or region in the AWS profile), not set"))
-	}
-	if problems != nil {
-		return cfg, awsCfg, fmt.Errorf("invalid configuration (see uploader help):\n%w", problems)
-	}
-	return cfg, awsCfg, nil
 }
 
 // usage prints the commands and every variable with its default and meaning.

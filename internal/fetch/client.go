@@ -163,6 +163,13 @@ func withDefaults(opts Options) Options {
 	return opts
 }
 
+// CheckSource returns the error New would return for sourceURL, if any: it
+// must be an http or https URL with a host, or BuiltinSource.
+func CheckSource(sourceURL string) error {
+	_, _, err := parseSource(sourceURL)
+	return err
+}
+
 // parseSource validates sourceURL. It returns a nil URL for the builtin
 // source, and the URL as it may appear in errors and logs.
 func parseSource(sourceURL string) (*url.URL, string, error) {
@@ -190,8 +197,17 @@ func parseSource(sourceURL string) (*url.URL, string, error) {
 	return u, redacted, nil
 }
 
-// redact returns u without its password, query or fragment, which may hold
-// credentials (basic auth, presigned URLs).
+// RedactURL is s without its password, query or fragment, which may hold
+// credentials (basic auth, presigned URLs), fit for logs and errors.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<unparseable URL>"
+	}
+	return redact(u)
+}
+
+// redact returns u without its password, query or fragment.
 func redact(u *url.URL) string {
 	r := *u
 	if r.RawQuery != "" || r.ForceQuery {

@@ -1,6 +1,7 @@
 // Package settings reads a struct of settings from the environment with
 // github.com/kelseyhightower/envconfig tags (envconfig, default, required,
-// desc), reporting every problem at once, each naming its variable, and
+// desc) and bounds (min, max), reporting every problem at once, each naming
+// its variable, and
 // describes the struct for help and logs. The struct, its types and its
 // validation stay with the command that owns them.
 package settings
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,6 +24,7 @@ import (
 
 // Load fills the struct ptr points to from the environment, one field at a
 // time so that a bad value does not hide the problems of the fields after it,
+// checks the bounds its min and max tags set (on durations and integers),
 // then runs validate. A variable that did not parse is reported once: the
 // problems validate finds for it ("NAME: ...") are dropped.
 func Load(ptr any, validate func() []error) error {
@@ -35,6 +38,9 @@ func Load(ptr any, validate func() []error) error {
 			continue
 		}
 		v.Field(i).Set(one.Elem().Field(0))
+		if err := bounds(f, v.Field(i)); err != nil {
+			problems = append(problems, err)
+		}
 	}
 	parsed := len(problems)
 	for _, p := range validate() {
@@ -60,6 +66,49 @@ func problem(f reflect.StructField, err error) error {
 	default:
 		return fmt.Errorf("%s: %w", name, err)
 	}
+}
+
+// bounds checks v, the value of field f, against f's min and max tags, if
+// any: `NAME: must be >= 1s and <= 1h0m0s, got "0s"`.
+func bounds(f reflect.StructField, v reflect.Value) error {
+	if f.Tag.Get("min") == "" && f.Tag.Get("max") == "" {
+		return nil
+	}
+	isDuration := v.Type() == reflect.TypeFor[time.Duration]()
+	show := func(n int64) string {
+		if isDuration {
+			return time.Duration(n).String()
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	name, got := f.Tag.Get("envconfig"), v.Int()
+	var want []string
+	out := false
+	for _, b := range []struct{ tag, op string }{{"min", ">="}, {"max", "<="}} {
+		s, ok := f.Tag.Lookup(b.tag)
+		if !ok {
+			continue
+		}
+		limit, err := strconv.ParseInt(s, 10, 64)
+		if isDuration {
+			var d time.Duration
+			d, err = time.ParseDuration(s)
+			limit = int64(d)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: bad %s tag %q: %w", name, b.tag, s, err)
+		}
+		want = append(want, b.op+" "+show(limit))
+		out = out || (b.tag == "min" && got < limit) || (b.tag == "max" && got > limit)
+	}
+	if !out {
+		return nil
+	}
+	shown := show(got)
+	if isDuration {
+		shown = strconv.Quote(shown)
+	}
+	return fmt.Errorf("%s: must be %s, got %s", name, strings.Join(want, " and "), shown)
 }
 
 // ownType reports whether t parses itself (envconfig.Decoder or

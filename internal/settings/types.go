@@ -2,6 +2,7 @@ package settings
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -34,4 +35,25 @@ func (l *Level) Decode(s string) error {
 	}
 	l.Level = level
 	return nil
+}
+
+// LogFormat is how log lines are written: "json" or "text".
+type LogFormat string
+
+// Decode implements envconfig.Decoder.
+func (f *LogFormat) Decode(s string) error {
+	if s != "json" && s != "text" {
+		return fmt.Errorf("must be json or text, got %q", s)
+	}
+	*f = LogFormat(s)
+	return nil
+}
+
+// Logger returns the logger that writes to w in format, from level up.
+func Logger(w io.Writer, format LogFormat, level Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level.Level}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }

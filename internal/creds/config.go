@@ -1,0 +1,34 @@
+package creds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+)
+
+// ExpiryWindow is how long before their expiry temporary credentials are
+// refreshed (less up to half of it, jittered), so that a request signed just
+// before expiry does not reach S3 just after it.
+const ExpiryWindow = time.Minute
+
+// LoadConfig loads the SDK's configuration from the environment and the
+// shared files, its credentials refreshed ExpiryWindow before they expire. A
+// configuration without a region is an error that names AWS_REGION.
+func LoadConfig(ctx context.Context) (aws.Config, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) {
+		o.ExpiryWindow = ExpiryWindow
+		o.ExpiryWindowJitterFrac = 0.5
+	}))
+	if err != nil {
+		return cfg, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		// The SDK reads AWS_REGION, AWS_DEFAULT_REGION and the shared profile.
+		return cfg, errors.New("AWS_REGION: required (or AWS_DEFAULT_REGION, or region in the AWS profile), not set")
+	}
+	return cfg, nil
+}

@@ -1,0 +1,33 @@
+package creds
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteTable writes the identity as aligned "name: value" lines, for
+// `uploader check`; empty fields are left out, and the caller ARN gives way to
+// the reason it is unavailable.
+func (id Identity) WriteTable(w io.Writer) error {
+	caller := id.CallerARN
+	if caller == "" {
+		caller = id.CallerUnavailable
+	}
+	expires := "never (long-lived keys)"
+	if id.CanExpire {
+		expires = id.Expires.UTC().Format(time.RFC3339)
+	}
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"credential mode", string(id.Mode)}, {"provider source", id.Source},
+		{"access key id", id.AccessKeyID}, {"role arn", id.RoleARN},
+		{"caller arn", caller}, {"account", id.Account}, {"expires", expires},
+	} {
+		if row[1] != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+		}
+	}
+	return tw.Flush()
+}
