@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	case "healthcheck":
 		return healthcheck(ctx)
-	case "", "check":
+	case "", "check", "policy":
 	default:
 		_ = usage(stdout)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -59,6 +59,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	cfg, awsCfg, err := loadAll(ctx)
 	if err != nil {
 		return err
+	}
+	if cmd == "policy" { // JSON only on stdout: no logger
+		return runPolicy(ctx, cfg, awsCfg, args[1:], stdout)
 	}
 	logger := settings.Logger(stdout, cfg.LogFormat, cfg.LogLevel)
 	// A library that writes to the standard logger (the transfer manager does
@@ -80,6 +83,8 @@ Usage:
   uploader              run the upload loop (configured by the environment below)
   uploader check        resolve credentials, print the identity and probe least privilege
                         (exit 0: least privilege holds; 3: over-privileged; 4: s3:PutObject denied)
+  uploader policy identity|trust [--mode M --namespace NS --service-account SA --account A --issuer URL --cluster C]
+                        print the IAM identity policy, or the role's trust policy for the mode, as JSON
   uploader healthcheck  exit 0 when the running uploader's /healthz answers 200 (for containers)
   uploader version      print the version
   uploader help         print this help

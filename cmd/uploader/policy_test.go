@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eks-least-privilege/uploader/internal/standin"
+	"github.com/eks-least-privilege/uploader/internal/testenv"
+)
+
+// policyDoc is an IAM policy document as aws iam create-policy and
+// create-role read it.
+type policyDoc struct {
+	Version   string
+	Statement []struct {
+		Sid       string
+		Effect    string
+		Principal map[string]string
+		Action    json.RawMessage
+		Resource  json.RawMessage
+		Condition map[string]map[string]string
+	}
+}
+
+func strs(t *testing.T, raw json.RawMessage) []string {
+	t.Helper()
+	if len(raw) == 0 {
+		return nil
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}
+	}
+	var many []string
+	if err := json.Unmarshal(raw, &many); err != nil {
+		t.Fatalf("not a string or a list: %s", raw)
+	}
+	return many
+}
+
+// runPolicyCmd runs `uploader policy args...` with a minimal environment and
+// parses its stdout, which must be one JSON document and nothing else.
+func runPolicyCmd(t *testing.T, env map[string]string, args ...string) policyDoc {
+	t.Helper()
+	testenv.IsolateAWSEnv(t)
+	for k, v := range map[string]string{"S3_BUCKET_NAME": "images-bucket", "S3_KEY_PREFIX": "uploads/", "AWS_REGION": "eu-west-1",
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL_STS": "http://" + testenv.FreePort(t)} {
+		t.Setenv(k, v)
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := run(ctx, append([]string{"policy"}, args...), &out); err != nil {
+		t.Fatalf("uploader policy %v: %v\n%s", args, err, out.String())
+	}
+	text := out.String()
+	var doc policyDoc
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("stdout is not a policy document: %v\n%s", err, text)
+	}
+	if rest := strings.TrimSpace(text[dec.InputOffset():]); rest != "" {
+		t.Fatalf("stdout has more than the document: %q", rest)
+	}
+	if doc.Version != "2012-10-17" || len(doc.Statement) != 1 || doc.Statement[0].Effect != "Allow" {
+		t.Fatalf("got %+v, want version 2012-10-17 and one Allow statement", doc)
+	}
+	return doc
+}
+
+func TestPolicyIdentity(t *testing.T) {
+	s := runPolicyCmd(t, nil, "identity").Statement[0]
+	if a, r := strs(t, s.Action), strs(t, s.Resource); !slices.Equal(a, []string{"s3:PutObject"}) ||
+		!slices.Equal(r, []string{"arn:aws:s3:::images-bucket/uploads/*"}) || s.Principal != nil || s.Condition != nil {
+		t.Errorf("got actions %v on %v (principal %v, conditions %v), want s3:PutObject on arn:aws:s3:::images-bucket/uploads/* only", a, r, s.Principal, s.Condition)
+	}
+}
+
+func TestPolicyTrustIRSA(t *testing.T) {
+	issuer, err := standin.NewIssuer("https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", standin.IssuerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := issuer.Sign(standin.ServiceAccount{Namespace: "images", Name: "uploader"}, standin.AudienceSTS, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const provider = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE"
+	env := map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": file, "AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/uploader"}
+	tests := []struct {
+		name    string
+		args    []string
+		wantSub string
+	}{
+		// STS does not answer: the mode is the one the SDK tried.
+		{"from the token and the mode tried", []string{"trust"}, "system:serviceaccount:images:uploader"},
+		{"flags win", []string{"trust", "--mode", "irsa", "--namespace", "prod", "--service-account", "writer"}, "system:serviceaccount:prod:writer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := runPolicyCmd(t, env, tt.args...).Statement[0]
+			if got := s.Principal; len(got) != 1 || got["Federated"] != "arn:aws:iam::111122223333:oidc-provider/"+provider {
+				t.Errorf("principal: got %v", got)
+			}
+			if a := strs(t, s.Action); !slices.Equal(a, []string{"sts:AssumeRoleWithWebIdentity"}) {
+				t.Errorf("actions: got %v, want sts:AssumeRoleWithWebIdentity", a)
+			}
+			want := map[string]string{provider + ":sub": tt.wantSub, provider + ":aud": "sts.amazonaws.com"}
+			if got := s.Condition["StringEquals"]; len(s.Condition) != 1 || len(got) != 2 || got[provider+":sub"] != want[provider+":sub"] || got[provider+":aud"] != want[provider+":aud"] {
+				t.Errorf("conditions: got %v, want StringEquals %v", s.Condition, want)
+			}
+			if out, _ := json.Marshal(s); strings.Contains(string(out), token) {
+				t.Error("the token is printed")
+			}
+		})
+	}
+}
+
+func TestPolicyTrustPodIdentity(t *testing.T) {
+	s := runPolicyCmd(t, nil, "trust", "--mode", "pod-identity", "--account", "111122223333", "--cluster", "demo").Statement[0]
+	if len(s.Principal) != 1 || s.Principal["Service"] != "pods.eks.amazonaws.com" {
+		t.Errorf("principal: got %v, want Service pods.eks.amazonaws.com", s.Principal)
+	}
+	if a := strs(t, s.Action); !slices.Equal(a, []string{"sts:AssumeRole", "sts:TagSession"}) {
+		t.Errorf("actions: got %v, want sts:AssumeRole and sts:TagSession", a)
+	}
+	if c := s.Condition; len(c) != 2 || len(c["StringEquals"]) != 1 || c["StringEquals"]["aws:SourceAccount"] != "111122223333" ||
+		len(c["ArnEquals"]) != 1 || c["ArnEquals"]["aws:SourceArn"] != "arn:aws:eks:eu-west-1:111122223333:cluster/demo" {
+		t.Errorf("conditions: got %v", c)
+	}
+}
+
+func TestPolicyRefusesUnknownInput(t *testing.T) {
+	testenv.IsolateAWSEnv(t)
+	t.Setenv("S3_BUCKET_NAME", "b")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_ENDPOINT_URL_STS", "http://"+testenv.FreePort(t))
+	for name, args := range map[string][]string{
+		"no kind":                        {"policy"},
+		"unknown kind":                   {"policy", "admin"},
+		"static mode has no trust":       {"policy", "trust", "--mode", "static"},
+		"pod identity without a cluster": {"policy", "trust", "--mode", "pod-identity", "--account", "111122223333"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := run(context.Background(), args, &out); err == nil {
+				t.Errorf("got %s, want an error", out.String())
+			}
+		})
+	}
+}
