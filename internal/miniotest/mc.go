@@ -17,19 +17,7 @@ import (
 const MCModule = "github.com/minio/mc@v0.0.0-20250313080218-cf909e1063a9"
 
 // MCBinary finds the mc binary: $MC_BIN, PATH, then $GOPATH/bin.
-func MCBinary() string {
-	if b := os.Getenv("MC_BIN"); b != "" {
-		return b
-	}
-	if b, err := exec.LookPath("mc"); err == nil {
-		return b
-	}
-	b := filepath.Join(gopathBin(), "mc")
-	if _, err := os.Stat(b); err == nil {
-		return b
-	}
-	return ""
-}
+func MCBinary() string { return findBinary("MC_BIN", "mc") }
 
 // Admin runs `mc args...` against the server as root, alias "t", and returns
 // its output. Set-up that needs it (users, policies) is unavailable without mc.

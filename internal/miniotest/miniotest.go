@@ -88,14 +88,17 @@ func StartWith(t testing.TB, opts Options) *Server {
 }
 
 // Binary finds the minio binary: $MINIO_BIN, PATH, then $GOPATH/bin.
-func Binary() string {
-	if b := os.Getenv(EnvMinIOBin); b != "" {
+func Binary() string { return findBinary(EnvMinIOBin, "minio") }
+
+// findBinary finds the binary name: $env, PATH, then $GOPATH/bin; "" if none.
+func findBinary(env, name string) string {
+	if b := os.Getenv(env); b != "" {
 		return b
 	}
-	if b, err := exec.LookPath("minio"); err == nil {
+	if b, err := exec.LookPath(name); err == nil {
 		return b
 	}
-	b := filepath.Join(gopathBin(), "minio")
+	b := filepath.Join(gopathBin(), name)
 	if _, err := os.Stat(b); err == nil {
 		return b
 	}
