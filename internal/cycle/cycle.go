@@ -66,6 +66,9 @@ func (l *Loop) cycle(ctx context.Context) bool {
 	l.Metrics.uploads.Inc()
 	l.Metrics.bytes.Add(float64(res.Bytes))
 	l.Metrics.lastSuccess.Set(float64(end.UnixNano()) / 1e9)
+	if l.Explain != nil {
+		l.Explain.Succeeded()
+	}
 	l.Logger.Info("object uploaded", "key", key, "bytes", res.Bytes, "content_type", img.ContentType,
 		"fetch_seconds", fetched.Sub(start).Seconds(), "upload_seconds", end.Sub(fetched).Seconds())
 	return true
@@ -85,5 +88,10 @@ func uploadReason(ctx context.Context, err error) (stage, reason string) {
 
 func (l *Loop) failure(stage, reason string, err error, attrs ...any) {
 	l.Metrics.failures.WithLabelValues(stage, reason).Inc()
+	if l.Explain != nil {
+		for _, a := range l.Explain.Failed(stage, err) {
+			attrs = append(attrs, a)
+		}
+	}
 	l.Logger.Warn("cycle failed", append([]any{"stage", stage, "reason", reason, "err", err}, attrs...)...)
 }

@@ -29,8 +29,16 @@ type CredentialGate interface {
 	Check(ctx context.Context) (reason string, err error)
 }
 
+// Explainer names known failures (a *diagnose.Explainer): the diagnoses of
+// a failed cycle of a stage, as attributes of its line, and the end of the
+// upload diagnoses once an image is stored.
+type Explainer interface {
+	Failed(stage string, err error) []slog.Attr
+	Succeeded()
+}
+
 // Loop runs cycles of credentials, fetch and upload, one at a time. Every
-// field but Count, Now and Jitter is required.
+// field but Count, Now, Jitter and Explain is required.
 type Loop struct {
 	Fetcher  Fetcher
 	Uploader Uploader
@@ -47,6 +55,7 @@ type Loop struct {
 	ShutdownTimeout time.Duration    // what the cycle in flight gets after ctx ends
 	Now             func() time.Time // nil: time.Now
 	Jitter          func() float64   // in [0, 1) for backoffs; nil: math/rand
+	Explain         Explainer        // nil: failure lines carry no diagnoses
 }
 
 // ErrTooManyFailures ends a Job that failed MaxFailures cycles in a row.

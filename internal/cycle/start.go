@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/diagnose"
 	"github.com/eks-least-privilege/uploader/internal/privilege"
 )
 
@@ -42,6 +43,9 @@ type StartOptions struct {
 	Bucket, Prefix string
 	Registerer     prometheus.Registerer // uploader_least_privilege_ok, when the check runs
 	Logger         *slog.Logger
+	// Explainer holds what the credential watcher diagnosed while the gate
+	// resolved; nil: no diagnoses.
+	Explainer *diagnose.Explainer
 }
 
 // Start resolves the credentials through the gate and runs the
@@ -52,15 +56,30 @@ type StartOptions struct {
 func Start(ctx context.Context, gate *Gate, opts StartOptions) (creds.Identity, error) {
 	logger := opts.Logger
 	id, reason, err := gate.Resolve(ctx)
+	var diagnoses diagnose.List
+	if opts.Explainer != nil {
+		diagnoses = opts.Explainer.List()
+	}
 	if err != nil {
 		if len(gate.allowed) > 0 || opts.LeastPrivilege == LeastPrivilegeEnforce {
+			if len(diagnoses) > 0 {
+				return id, fmt.Errorf("resolve credentials: %w\n%s", err, diagnoses)
+			}
 			return id, fmt.Errorf("resolve credentials: %w", err)
 		}
-		logger.Error("credentials unavailable at start", "reason", reason, "err", err)
+		logger.Error("credentials unavailable at start", "reason", reason, "err", err, "diagnoses", diagnoses)
 		return id, nil
 	}
 	for _, w := range id.Warnings() {
 		logger.Warn("weak credential mode", "mode", id.Mode, "warning", w)
+	}
+	for _, d := range diagnoses {
+		// A silent fall back is refused where a mode is required: the
+		// identity is not the one REQUIRE_CREDENTIAL_MODE asked for.
+		if d.Name == diagnose.SilentFallback && len(gate.allowed) > 0 {
+			return id, fmt.Errorf("REQUIRE_CREDENTIAL_MODE: %s", d)
+		}
+		logger.Warn("credentials diagnosed", "diagnosis", d)
 	}
 	if opts.LeastPrivilege == LeastPrivilegeOff || opts.LeastPrivilege == "" {
 		return id, nil

@@ -86,3 +86,10 @@ func (a *Active) names() map[Name]bool {
 	}
 	return m
 }
+
+// Group returns the diagnoses of one group.
+func (a *Active) Group(g string) List {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append(List(nil), a.groups[g]...)
+}

@@ -1,0 +1,113 @@
+package diagnose
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/eks-least-privilege/uploader/internal/creds"
+)
+
+// Groups of [Active] an [Explainer] fills.
+const (
+	GroupCredentials = "credentials" // the identity resolved, or why not
+	GroupRefresh     = "refresh"     // a refresh failing while the credentials work
+	GroupUpload      = "upload"      // the last upload's failure
+)
+
+// Explainer is the diagnosis of a running uploader: the credential
+// watcher's hook ([Explainer.Watch]), the loop's for failure lines
+// ([Explainer.Failed], [Explainer.Succeeded]), and the diagnoses in force
+// ([Explainer.List]), exported through an [Active].
+type Explainer struct {
+	env      Env
+	required []creds.Mode
+	active   *Active
+	now      func() time.Time
+	imds     *http.Client
+
+	mu      sync.Mutex // guards lastKey
+	lastKey string     // mode and reason of the last failure explained
+}
+
+// NewExplainer returns an Explainer for the environment env and the modes
+// REQUIRE_CREDENTIAL_MODE allows, that keeps active up to date.
+func NewExplainer(env Env, required []creds.Mode, active *Active) *Explainer {
+	return &Explainer{env: env, required: required, active: active, now: time.Now}
+}
+
+// Watch explains a watcher event: the credentials diagnoses when the
+// identity changed, and after a failure the same plus a refresh that fails
+// while the last credentials still work. A failure of the same mode and
+// reason as the one before is not diagnosed again (the IMDS probe costs up
+// to 2s). It returns the "diagnoses" attribute, or none.
+func (e *Explainer) Watch(ctx context.Context, ev creds.Event) []slog.Attr {
+	if ev.Err == nil {
+		e.mu.Lock()
+		e.lastKey = ""
+		e.mu.Unlock()
+		e.active.Set(GroupRefresh, nil)
+		l := e.credentials(ctx, ev.Identity, nil)
+		e.active.Set(GroupCredentials, l)
+		return attrs(l)
+	}
+	var refresh List
+	if ev.Last != nil {
+		refresh = Refresh(ev.Err, *ev.Last, e.now())
+	}
+	e.active.Set(GroupRefresh, refresh)
+	key := string(ev.Identity.Mode) + "/" + creds.Reason(ev.Err)
+	e.mu.Lock()
+	repeat := key == e.lastKey
+	e.lastKey = key
+	e.mu.Unlock()
+	if !repeat {
+		e.active.Set(GroupCredentials, e.credentials(ctx, ev.Identity, ev.Err))
+	}
+	return attrs(append(e.group(GroupRefresh), e.group(GroupCredentials)...))
+}
+
+// Credentials diagnoses an identity or its error now, for the start and
+// `uploader check`, and records them.
+func (e *Explainer) Credentials(ctx context.Context, id creds.Identity, err error) List {
+	l := e.credentials(ctx, id, err)
+	e.active.Set(GroupCredentials, l)
+	return l
+}
+
+func (e *Explainer) credentials(ctx context.Context, id creds.Identity, err error) List {
+	return Credentials(ctx, Inputs{Env: e.env, Required: e.required, Identity: id, Err: err, Now: e.now, IMDSClient: e.imds})
+}
+
+// Failed returns the "diagnoses" attribute of a "cycle failed" line: for an
+// upload, what its error says (checksums, clock); for the credentials stage,
+// what Watch found.
+func (e *Explainer) Failed(stage string, err error) []slog.Attr {
+	switch stage {
+	case GroupUpload:
+		l := append(Checksum(err), Clock(err, time.Time{}, e.now())...)
+		e.active.Set(GroupUpload, l)
+		return attrs(l)
+	case GroupCredentials:
+		return attrs(append(e.group(GroupRefresh), e.group(GroupCredentials)...))
+	}
+	return nil
+}
+
+// Succeeded clears the upload diagnoses once an image is stored.
+func (e *Explainer) Succeeded() { e.active.Set(GroupUpload, nil) }
+
+// List returns the diagnoses in force.
+func (e *Explainer) List() List { return e.active.List() }
+
+func (e *Explainer) group(g string) List { return e.active.Group(g) }
+
+// attrs is the "diagnoses" attribute of l, or none when l is empty.
+func attrs(l List) []slog.Attr {
+	if len(l) == 0 {
+		return nil
+	}
+	return []slog.Attr{slog.Any("diagnoses", l)}
+}
