@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/uploader
 
-.PHONY: all build run demo demo-modes test test-race bench lint tools clean e2e
+.PHONY: all build run demo demo-modes test test-race bench lint tools clean e2e e2e-compose compose-images
 
 all: build
 
@@ -28,6 +28,12 @@ test: ## every test; integration tests against a real MinIO
 
 e2e: ## the eight overlays on a real kube-apiserver, kubelet and EKS webhook, on 127.0.0.1 (root; see README)
 	test/e2e/run.sh
+
+e2e-compose: ## docker-compose.yaml for real: every profile on podman with Compose v2, checked (root; see README)
+	test/e2e/compose/run.sh
+
+compose-images: ## uploader:dev and uploader-standin:dev for compose, built offline with podman
+	test/image/build.sh
 
 test-race: tools
 	PATH="$$($(GO) env GOPATH)/bin:$$PATH" $(GO) test -race -count=1 ./cmd/... ./internal/...

@@ -60,7 +60,8 @@ func TestCompose(t *testing.T) {
 					t.Errorf("image %q, want a pinned tag or digest", s.Image)
 				}
 			}
-			if !oneShot[name] && (s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) == 0) {
+			// Image builders (scale 0) run nothing.
+			if !oneShot[name] && s.GetScale() != 0 && (s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) == 0) {
 				t.Errorf("no healthcheck")
 			}
 			for _, port := range s.Ports {
@@ -87,7 +88,23 @@ func TestCompose(t *testing.T) {
 			if got := s.HealthCheck.Test; !slices.Equal(got, types.HealthCheckTest{"CMD", "/uploader", "healthcheck"}) {
 				t.Errorf("healthcheck %v, want the binary's own healthcheck", got)
 			}
+			// STS is MinIO's in every mode: else the SDK calls the real AWS STS.
+			if got := s.Environment["AWS_ENDPOINT_URL_STS"]; got == nil || *got != "http://minio:9000" {
+				t.Errorf("env AWS_ENDPOINT_URL_STS = %v, want http://minio:9000", got)
+			}
 		})
+	}
+	// Each local image is built by one service; the others name it.
+	builders := map[string][]string{}
+	for name, s := range p.Services {
+		if s.Build != nil {
+			builders[s.Image] = append(builders[s.Image], name)
+		}
+	}
+	for _, image := range []string{"uploader:dev", "uploader-standin:dev"} {
+		if len(builders[image]) != 1 {
+			t.Errorf("image %s built by %v, want one service", image, builders[image])
+		}
 	}
 	if uploaders != 4 {
 		t.Errorf("got %d uploader services, want 4 (one per mode)", uploaders)
