@@ -268,7 +268,9 @@ init_ok() {
   local s
   s=$(state minio-init)
   [[ $s == "exited  0" || $s == "exited 0" ]] || { echo "minio-init: $s"; return 1; }
-  "${dc[@]}" --env-file "$ENV_FILE" logs --no-log-prefix minio-init | grep -q "s3:PutObject on $BUCKET/$PREFIX\*"
+  local out
+  out=$(logs minio-init) || return 1
+  grep -q "s3:PutObject on $BUCKET/$PREFIX\*" <<<"$out" || { echo "minio-init said: $out"; return 1; }
 }
 logs() { "${dc[@]}" --env-file "$ENV_FILE" "${profiles_all[@]}" logs --no-log-prefix "$1"; }
 # mode SERVICE MODE: the uploader's start line names MODE.
@@ -301,7 +303,9 @@ stores() {
 }
 http_ok() { curl -fsS -o /dev/null --max-time 5 "$1"; }
 metrics_ok() {
-  curl -fsS --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" | grep -q '^uploader_'
+  local body
+  body=$(curl -fsS --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics") || return 1
+  grep -q '^uploader_uploads_total' <<<"$body" || { echo "no uploader_uploads_total in /metrics"; return 1; }
 }
 # hardened SERVICE: what the kernel says about the container's process.
 hardened() {
