@@ -73,7 +73,7 @@ teardown() {
   # names our containerd socket. Stopped by PID.
   local p
   for p in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $W/containerd/containerd.sock"; then
+    if [[ $(tr '\0' ' ' 2>/dev/null <"$p/cmdline") == *"-address $W/containerd/containerd.sock"* ]]; then
       kill -KILL "${p#/proc/}" 2>/dev/null
     fi
   done
@@ -125,7 +125,7 @@ PATH="$KBIN:$(go env GOPATH)/bin:$PATH"
 export PATH
 CGO_ENABLED=0 go build -trimpath -o "$W/bin/fixture" ./test/e2e/fixture || die "build test/e2e/fixture"
 CGO_ENABLED=0 go build -trimpath -o "$W/bin/standin" ./cmd/standin || die "build cmd/standin"
-kubectl version --client 2>/dev/null | grep -q "$KUBE_VERSION" || die "kubectl is not $KUBE_VERSION"
+[[ $(kubectl version --client 2>&1) == *"Client Version: $KUBE_VERSION"* ]] || die "kubectl is not $KUBE_VERSION"
 
 # ---------------------------------------------------------------------------
 phase "images"
@@ -724,7 +724,7 @@ irsa_token_file() {
   # The pod's process (its environment names the pod): uid 65532, with
   # fsGroup 65532 among its supplementary groups.
   pid=$(ctr_ tasks ls | awk 'NR > 1 {print $2}' | while read -r p; do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "POD_NAME=$pod" && echo "$p"
+    [[ $(tr '\0' '\n' 2>/dev/null <"/proc/$p/environ") == *$'\n'"POD_NAME=$pod"$'\n'* ]] && echo "$p"
   done | head -n 1)
   [[ -n $pid ]] || { echo "no process of pod $pod"; return 1; }
   grep -Eq '^Uid:\s+65532\s' "/proc/$pid/status" || { echo "pod process $(grep Uid "/proc/$pid/status")"; return 1; }
@@ -775,7 +775,7 @@ other_sa_refused() {
   kc -n "$ns" get pod uploader-other-sa -o json | jq -e '
     ([.spec.containers[0].env[] | select(.name == "AWS_ROLE_ARN")] | length == 0) and
     (.status.containerStatuses[0].state.terminated.exitCode == 1)' >/dev/null || { echo "mutated, or not exit 1"; return 1; }
-  kc -n "$ns" logs uploader-other-sa | grep -q 'resolve credentials' || { echo "log: $(kc -n "$ns" logs uploader-other-sa | tail -n 2)"; return 1; }
+  [[ $(kc -n "$ns" logs uploader-other-sa) == *'resolve credentials'* ]] || { echo "log: $(kc -n "$ns" logs uploader-other-sa | tail -n 2)"; return 1; }
 }
 check "irsa: a pod of another service account gets no role from the webhook and refuses to start (exit 1)" other_sa_refused
 # What MinIO cannot check: it does not pin the token's subject. A token of
