@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/diagnose"
 	"github.com/eks-least-privilege/uploader/internal/privilege"
 )
 
@@ -51,13 +53,16 @@ func runCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Cli
 	ctx, cancel := context.WithTimeout(ctx, cfg.CycleTimeout)
 	defer cancel()
 	id, err := creds.Resolve(ctx, awsCfg)
+	diagnoses := diagnose.Credentials(ctx, diagnose.Inputs{Env: os.Getenv, Required: cfg.RequireModes, Identity: id, Err: err})
 	if err != nil {
+		_ = diagnoses.WriteText(stdout)
 		return fmt.Errorf("resolve credentials: %w", err)
 	}
 	_ = id.WriteTable(stdout)
 	for _, w := range id.Warnings() {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
+	_ = diagnoses.WriteText(stdout)
 	report, err := privilege.Check(ctx, client, cfg.Bucket, cfg.KeyPrefix, privilege.Options{})
 	if err != nil {
 		return fmt.Errorf("least-privilege check: %w", err)

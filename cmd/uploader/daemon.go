@@ -16,6 +16,7 @@ import (
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
 	"github.com/eks-least-privilege/uploader/internal/cycle"
+	"github.com/eks-least-privilege/uploader/internal/diagnose"
 	"github.com/eks-least-privilege/uploader/internal/fetch"
 	"github.com/eks-least-privilege/uploader/internal/probes"
 	"github.com/eks-least-privilege/uploader/internal/upload"
@@ -53,16 +54,21 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 		g.Go(func() error { return probes.Serve(gctx, srv, ln) })
 	}
 	watcher, err := creds.NewWatcher(awsCfg, logger, reg)
+	var explainer *diagnose.Explainer
+	if err == nil {
+		explainer, err = diagnose.NewExplainer(os.Getenv, cfg.RequireModes, reg)
+	}
 	if err != nil {
 		stop()
 		_ = g.Wait()
 		return err
 	}
+	watcher.Explain(explainer.Watch)
 	gate := cycle.NewGate(watcher, cfg.RequireModes, health)
 	// Bounded: a credential endpoint that never answers must not hang the start.
 	sctx2, cancel := context.WithTimeout(gctx, cfg.CycleTimeout)
 	id, err := cycle.Start(sctx2, gate, cycle.StartOptions{LeastPrivilege: cfg.LeastPrivilege,
-		Client: s3Client, Bucket: cfg.Bucket, Prefix: cfg.KeyPrefix, Registerer: reg, Logger: logger})
+		Client: s3Client, Bucket: cfg.Bucket, Prefix: cfg.KeyPrefix, Registerer: reg, Logger: logger, Explainer: explainer})
 	cancel()
 	if err != nil {
 		stop()
@@ -75,7 +81,7 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 	loop := &cycle.Loop{
 		Fetcher: fetcher, Uploader: upload.New(s3Client, cfg.Bucket, upload.Options{}), Creds: gate,
 		Keys:    upload.Keys{Prefix: cfg.KeyPrefix, Host: host}.Next,
-		Metrics: metrics, Health: health, Logger: logger,
+		Metrics: metrics, Health: health, Logger: logger, Explain: explainer,
 		Interval: cfg.Interval, Count: int(cfg.Count), MaxFailures: int(cfg.MaxFailures),
 		CycleTimeout: cfg.CycleTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
 	}

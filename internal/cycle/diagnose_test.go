@@ -26,8 +26,7 @@ import (
 // logged with the checksum_rejected diagnosis, and the gauge says so until
 // an image is stored.
 func TestFailureLinesCarryDiagnoses(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	active, err := diagnose.NewActive(reg)
+	e, err := diagnose.NewExplainer(func(string) string { return "" }, nil, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +39,7 @@ func TestFailureLinesCarryDiagnoses(t *testing.T) {
 		}
 		return storeAll(ctx, key, body, size, ct)
 	}))
-	l.Explain = diagnose.NewExplainer(func(string) string { return "" }, nil, active)
+	l.Explain = e
 	l.Count, l.MaxFailures = 1, 3
 	if err := l.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -49,7 +48,7 @@ func TestFailureLinesCarryDiagnoses(t *testing.T) {
 		!strings.Contains(logs.String(), "AWS_REQUEST_CHECKSUM_CALCULATION=when_required") {
 		t.Errorf("failure line without the checksum diagnosis:\n%s", logs)
 	}
-	if got := active.List(); len(got) != 0 {
+	if got := e.List(); len(got) != 0 {
 		t.Errorf("after a stored image: got %v in force, want none", got.Names())
 	}
 }
@@ -87,11 +86,10 @@ func TestStartRefusesSilentFallback(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			active, err := diagnose.NewActive(reg)
+			e, err := diagnose.NewExplainer(func(k string) string { return env[k] }, tt.required, reg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := diagnose.NewExplainer(func(k string) string { return env[k] }, tt.required, active)
 			w.Explain(e.Watch)
 			gate := NewGate(w, tt.required, NewHealth(time.Now(), time.Minute, time.Minute))
 			_, err = Start(context.Background(), gate, StartOptions{LeastPrivilege: LeastPrivilegeOff, Logger: logger, Explainer: e})

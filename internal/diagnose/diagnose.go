@@ -1,6 +1,8 @@
 package diagnose
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -156,4 +158,15 @@ func set(env Env, keys ...string) []string {
 		}
 	}
 	return out
+}
+
+// WriteText writes each diagnosis as two lines, for `uploader check`:
+// "diagnosis NAME: OBSERVED" and "  fix: FIX".
+func (l List) WriteText(w io.Writer) error {
+	for _, d := range l {
+		if _, err := fmt.Fprintf(w, "diagnosis %s: %s\n  fix: %s\n", d.Name, d.Observed, d.Fix); err != nil {
+			return err
+		}
+	}
+	return nil
 }

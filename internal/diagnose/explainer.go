@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/eks-least-privilege/uploader/internal/creds"
 )
 
@@ -33,9 +35,14 @@ type Explainer struct {
 }
 
 // NewExplainer returns an Explainer for the environment env and the modes
-// REQUIRE_CREDENTIAL_MODE allows, that keeps active up to date.
-func NewExplainer(env Env, required []creds.Mode, active *Active) *Explainer {
-	return &Explainer{env: env, required: required, active: active, now: time.Now}
+// REQUIRE_CREDENTIAL_MODE allows, and registers uploader_diagnosis_info
+// with reg (see [NewActive]).
+func NewExplainer(env Env, required []creds.Mode, reg prometheus.Registerer) (*Explainer, error) {
+	active, err := NewActive(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Explainer{env: env, required: required, active: active, now: time.Now}, nil
 }
 
 // Watch explains a watcher event: the credentials diagnoses when the

@@ -12,12 +12,11 @@ import (
 )
 
 func TestExplainer(t *testing.T) {
-	a, err := NewActive(prometheus.NewRegistry())
+	env := envOf(map[string]string{"AWS_EC2_METADATA_DISABLED": "true"})
+	e, err := NewExplainer(env, []creds.Mode{creds.ModeIRSA}, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := envOf(map[string]string{"AWS_EC2_METADATA_DISABLED": "true"})
-	e := NewExplainer(env, []creds.Mode{creds.ModeIRSA}, a)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	e.now = func() time.Time { return now }
 	node := creds.Identity{Mode: creds.ModeNodeRole, CallerARN: "arn:aws:sts::111122223333:assumed-role/node/i-0123456789abcdef0"}
