@@ -1,10 +1,13 @@
 package deploy_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	uploaderpolicy "github.com/eks-least-privilege/uploader/internal/policy"
 	"github.com/eks-least-privilege/uploader/internal/standin"
 )
 
@@ -141,5 +145,58 @@ func TestComposeRejectsUnknownField(t *testing.T) {
 	}
 	if _, err := opts.LoadProject(context.Background()); err == nil || !strings.Contains(err.Error(), "helthcheck") {
 		t.Errorf("got error %v, want the schema to reject helthcheck", err)
+	}
+}
+
+// TestMinioInitPolicy runs compose/minio-init.sh under a POSIX sh with a
+// stand-in mc that records its calls: the policy it creates is
+// aws/iam-policy.json rendered for the compose bucket and prefix, the same
+// document internal/policy renders.
+func TestMinioInitPolicy(t *testing.T) {
+	sh, err := exec.LookPath("dash")
+	if err != nil {
+		sh = "/bin/sh"
+	}
+	dir := t.TempDir()
+	mc := "#!/bin/sh\nprintf '%s\\n' \"$*\" >>" + filepath.Join(dir, "mc.log") + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "mc"), []byte(mc), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "policy.json")
+	cmd := exec.Command(sh, "compose/minio-init.sh")
+	cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin", "POLICY_TEMPLATE=aws/iam-policy.json", "POLICY_FILE=" + out,
+		"MINIO_ROOT_USER=root", "MINIO_ROOT_PASSWORD=root-secret", "S3_BUCKET_NAME=uploads", "S3_KEY_PREFIX=uploads/",
+		"UPLOADER_ACCESS_KEY=uploader", "UPLOADER_SECRET_KEY=uploader-secret"}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("minio-init.sh: %v\n%s", err, b)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := uploaderpolicy.Identity("uploads", "uploads/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("rendered policy is not JSON: %v\n%s", err, got)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatal(err)
+	}
+	gb, _ := json.Marshal(g)
+	wb, _ := json.Marshal(w)
+	if !bytes.Equal(gb, wb) {
+		t.Errorf("minio-init policy:\n%s\nwant (internal/policy):\n%s", got, want)
+	}
+	calls, err := os.ReadFile(filepath.Join(dir, "mc.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"admin policy create local uploader-put-only " + out, "admin policy attach local uploader-put-only --user uploader"} {
+		if !strings.Contains(string(calls), want+"\n") {
+			t.Errorf("mc calls:\n%s\nwant %q", calls, want)
+		}
 	}
 }

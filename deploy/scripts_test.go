@@ -11,7 +11,8 @@ import (
 )
 
 // scripts lists every shell script of the delivery side.
-var scripts = []string{"aws/eks-demo.sh", "aws/eks-clean.sh", "aws/lib.sh", "compose/minio-init.sh", "../test/image/run.sh"}
+var scripts = []string{"aws/eks-demo.sh", "aws/eks-clean.sh", "aws/lib.sh", "compose/minio-init.sh", "compose/podman-healthchecks.sh",
+	"../test/image/run.sh", "../test/image/build.sh", "../test/e2e/compose/run.sh", "../test/e2e/compose/images.sh"}
 
 func TestShellcheck(t *testing.T) {
 	path, err := exec.LookPath("shellcheck")
