@@ -1,0 +1,78 @@
+package diagnose
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// testDirs hold the tests the README's troubleshooting table names.
+var testDirs = []string{".", "../creds", "../cycle", "../../cmd/uploader"}
+
+// TestREADMETroubleshooting checks the README's troubleshooting table: one
+// row per diagnosis, each naming tests (TestName or TestName/subtest) that
+// exist in testDirs.
+func TestREADMETroubleshooting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Troubleshooting\n")
+	if !ok {
+		t.Fatal("README has no Troubleshooting section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var sources strings.Builder
+	for _, dir := range testDirs {
+		files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sources.Write(b)
+		}
+	}
+	src := sources.String()
+	code := regexp.MustCompile("`([^`]+)`")
+	var rows []string
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, " | ")
+		if len(cells) != 4 || strings.HasPrefix(line, "| symptom") || strings.HasPrefix(line, "|---") {
+			continue
+		}
+		name := strings.Trim(cells[1], "`")
+		if !slices.Contains(Names, Name(name)) {
+			t.Errorf("row %q: %q is not a diagnosis name", line, name)
+			continue
+		}
+		rows = append(rows, name)
+		tests := code.FindAllStringSubmatch(cells[3], -1)
+		if len(tests) == 0 {
+			t.Errorf("row %s names no test", name)
+		}
+		for _, m := range tests {
+			fn, sub, _ := strings.Cut(m[1], "/")
+			if !strings.Contains(src, "func "+fn+"(t *testing.T)") {
+				t.Errorf("row %s: no test %s", name, fn)
+			}
+			if sub != "" && !strings.Contains(src, `"`+strings.ReplaceAll(sub, "_", " ")+`"`) {
+				t.Errorf("row %s: no subtest %q of %s", name, sub, fn)
+			}
+		}
+	}
+	for _, n := range Names {
+		if !slices.Contains(rows, string(n)) {
+			t.Errorf("diagnosis %s has no row in the README's troubleshooting table", n)
+		}
+	}
+	if len(rows) != len(Names) {
+		t.Errorf("got %d rows, want %d (one per diagnosis)", len(rows), len(Names))
+	}
+}
