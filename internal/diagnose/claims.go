@@ -194,7 +194,8 @@ var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(\.[A-Za-z0-9
 // token could not be read or decoded.
 func Rejection(err error, want Expect, claims *Claims) []Diagnosis {
 	var api smithy.APIError
-	if err == nil || !errors.As(err, &api) || !(slices.Contains(rejectCodes, api.ErrorCode()) || webIdentityRefusal(err)) {
+	if err == nil || !errors.As(err, &api) ||
+		!(slices.Contains(rejectCodes, api.ErrorCode()) || webIdentityRefusal(err) || (want.Audience == AudiencePodIdentity && clientError(err))) {
 		return nil
 	}
 	shown := "token claims unavailable"
@@ -231,8 +232,14 @@ func Rejection(err error, want Expect, claims *Claims) []Diagnosis {
 // the code (AWS says InvalidIdentityToken, MinIO InvalidParameterValue).
 func webIdentityRefusal(err error) bool {
 	var op *smithy.OperationError
+	return errors.As(err, &op) && op.ServiceID == "STS" && op.OperationName == "AssumeRoleWithWebIdentity" && clientError(err)
+}
+
+// clientError reports whether err carries an HTTP status of 400 to 403: the
+// request was refused, not lost.
+func clientError(err error) bool {
 	var status interface{ HTTPStatusCode() int }
-	if !errors.As(err, &op) || op.ServiceID != "STS" || op.OperationName != "AssumeRoleWithWebIdentity" || !errors.As(err, &status) {
+	if !errors.As(err, &status) {
 		return false
 	}
 	code := status.HTTPStatusCode()
