@@ -50,8 +50,8 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 			return fmt.Errorf("METRICS_ADDR: %w", err)
 		}
 		logger.Info("metrics server listening", "addr", ln.Addr().String())
-		srv := &http.Server{Handler: probes.Handler(reg, health, time.Now), ReadHeaderTimeout: 5 * time.Second}
-		g.Go(func() error { return probes.Serve(gctx, srv, ln) })
+		srv := probes.NewServer(probes.Handler(reg, health, time.Now), probes.Limits{}, logger)
+		g.Go(func() error { return srv.Serve(gctx, ln) })
 	}
 	watcher, err := creds.NewWatcher(awsCfg, logger, reg)
 	var explainer *diagnose.Explainer

@@ -6,7 +6,6 @@ package probes
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -40,30 +39,6 @@ func Handler(reg *prometheus.Registry, h Health, now func() time.Time) http.Hand
 	mux.Handle("GET /healthz", probe(h.Alive))
 	mux.Handle("GET /readyz", probe(h.Ready))
 	return mux
-}
-
-// shutdownTimeout bounds the graceful shutdown of [Serve].
-const shutdownTimeout = 5 * time.Second
-
-// Serve runs srv on l until ctx is cancelled, then shuts it down on a fresh,
-// bounded context.
-func Serve(ctx context.Context, srv *http.Server, l net.Listener) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("metrics server: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("metrics server shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("metrics server: %w", err)
-	}
-	return nil
 }
 
 // checkTimeout bounds one healthcheck request.
