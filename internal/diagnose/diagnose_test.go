@@ -55,9 +55,6 @@ func envOf(m map[string]string) Env {
 	return func(k string) string { return m[k] }
 }
 
-// names returns the names of ds, for comparisons.
-func names(ds []Diagnosis) []string { return List(ds).Names() }
-
 // wantNames fails unless ds are exactly the diagnoses named want, and each
 // Observed and Fix is filled and contains the strings in contains.
 func wantNames(t *testing.T, ds []Diagnosis, want []Name, contains ...string) {
