@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -65,6 +66,7 @@ func runCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Cli
 	_ = diagnoses.WriteText(stdout)
 	report, err := privilege.Check(ctx, client, cfg.Bucket, cfg.KeyPrefix, privilege.Options{})
 	if err != nil {
+		_ = diagnose.Storage(err, time.Now()).WriteText(stdout)
 		return fmt.Errorf("least-privilege check: %w", err)
 	}
 	fmt.Fprintln(stdout)

@@ -182,3 +182,9 @@ func Refresh(err error, last creds.Identity, now time.Time) []Diagnosis {
 		Fix: "fix it before they expire: check " + fix,
 	}}
 }
+
+// Storage diagnoses a failed S3 call (an upload, a probe of `uploader
+// check`): checksums the store refuses, and a clock off from the store's.
+func Storage(err error, now time.Time) List {
+	return append(Checksum(err), Clock(err, time.Time{}, now)...)
+}

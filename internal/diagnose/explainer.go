@@ -94,7 +94,7 @@ func (e *Explainer) credentials(ctx context.Context, id creds.Identity, err erro
 func (e *Explainer) Failed(stage string, err error) []slog.Attr {
 	switch stage {
 	case GroupUpload:
-		l := append(Checksum(err), Clock(err, time.Time{}, e.now())...)
+		l := Storage(err, e.now())
 		e.active.Set(GroupUpload, l)
 		return attrs(l)
 	case GroupCredentials:
