@@ -20,13 +20,15 @@ fail() {
   failed=$((failed + 1))
 }
 
-# check NAME CMD...: PASS when CMD exits 0; else FAIL with the end of its
-# output (the commands print what they saw, never a secret or a token).
+# check NAME CMD...: PASS when CMD exits 0, with its last line of output
+# (what it measured); else FAIL with the end of its output. The commands
+# print what they saw, never a secret or a token.
 check() {
   local name=$1 out
   shift
   if out=$("$@" 2>&1); then
-    pass "$name"
+    out=$(printf '%s' "$out" | tail -n 1 | cut -c1-160)
+    pass "$name${out:+: $out}"
   else
     fail "$name" "$(printf '%s' "$out" | tail -c 400 | tr '\n' ' ')"
   fi

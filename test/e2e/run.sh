@@ -184,7 +184,19 @@ start etcd etcd --name e2e --data-dir "$W/etcd" \
   --initial-cluster "e2e=$etcd_peer" --initial-cluster-state new
 etcd_pid=${bg_pids[-1]}
 wait_for 30 curl -sf "http://127.0.0.1:$etcd_port/health" || { alive etcd "$etcd_pid"; die "etcd did not start"; }
+# Audit: metadata of every request in the shipped namespace "uploader", so
+# the Pod Security "audit" label can be seen at work.
+cat >"$W/audit-policy.yaml" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    namespaces: ["uploader"]
+  - level: None
+EOF
 start kube-apiserver kube-apiserver \
+  --audit-policy-file="$W/audit-policy.yaml" --audit-log-path="$W/logs/audit.log" \
   --bind-address=127.0.0.1 --secure-port="$api_port" --advertise-address=127.0.0.1 \
   --endpoint-reconciler-type=none \
   --etcd-servers="http://127.0.0.1:$etcd_port" \
@@ -202,7 +214,7 @@ wait_for 90 kc get --raw /readyz || { alive kube-apiserver "$api_pid"; die "kube
 kc create clusterrolebinding e2e-oidc-discovery --clusterrole=system:service-account-issuer-discovery \
   --group=system:unauthenticated >/dev/null
 check "kube-apiserver: its issuer $API serves OIDC discovery anonymously" \
-  bash -c "curl -sf --cacert '$W/pki/ca.crt' '$API/.well-known/openid-configuration' | jq -e '.issuer == \"$API\"'"
+  bash -c "curl -sf --cacert '$W/pki/ca.crt' '$API/.well-known/openid-configuration' | jq -e '.issuer == \"$API\"' >/dev/null"
 start kube-controller-manager kube-controller-manager --kubeconfig="$W/controller-manager.kubeconfig" \
   --bind-address=127.0.0.1 --secure-port="$(free_port)" --leader-elect=false \
   --service-account-private-key-file="$W/pki/sa.key" --root-ca-file="$W/pki/ca.crt" \
@@ -505,6 +517,20 @@ rot_port=$(free_port)
 UPLOAD_INTERVAL=5s gen_overlay "$ROT" irsa-deployment "e2e-$ROT" "$rot_port" 600 || die "render $ROT"
 apply_test_overlay "$ROT" || die "apply $ROT: $(cat "$W/logs/$ROT.apply")"
 
+# audit_violations: how many audit events of the namespace "uploader" carry
+# a Pod Security audit violation naming hostNetwork.
+audit_violations() {
+  jq -c 'select(.objectRef.namespace == "uploader" and
+    (.annotations["pod-security.kubernetes.io/audit-violations"] // "" | test("hostNetwork")))' \
+    "$W/logs/audit.log" 2>/dev/null | wc -l
+}
+audited_more() {
+  local now
+  now=$(audit_violations)
+  ((now > $1)) || { echo "audit events with a Pod Security violation: $1 before, $now after"; return 1; }
+  echo "$((now - $1)) audit event(s) with pod-security.kubernetes.io/audit-violations"
+}
+
 # ---------------------------------------------------------------------------
 phase "shipped manifests"
 # The shipped overlays unchanged, in the shipped Namespace "uploader"
@@ -522,12 +548,17 @@ for o in "${OVERLAYS[@]}"; do
   fi
   port[$o]=$(free_port)
   gen_overlay "$o" "$o" "e2e-$o" "${port[$o]}" || die "render test overlay $o"
-  # Pod Security warns at apply time: the test overlay's hostNetwork
-  # workload, dry-run into the shipped namespace, is reported.
+  # Pod Security reports a non-compliant workload at apply time: the test
+  # overlay's hostNetwork variant, dry-run into the shipped namespace, is
+  # warned about (warn; Kubernetes also defaults warn to the enforce level)
+  # and recorded in the audit log (audit; not defaulted).
+  audited_before=$(audit_violations)
   sed -E "s/^(  namespace: )e2e-$o\$/\1uploader/" "$W/rendered/$o.yaml" |
     kc apply --dry-run=server -l app.kubernetes.io/name=uploader -f - >/dev/null 2>"$W/logs/$o.warn" || true
-  check "$o: Pod Security warns at apply time (warn=restricted) for a non-compliant (hostNetwork) variant" \
+  check "$o: Pod Security warns at apply time for a non-compliant (hostNetwork) variant" \
     grep -q 'would violate PodSecurity "restricted:latest".*hostNetwork' "$W/logs/$o.warn"
+  check "$o: Pod Security audit (restricted) records the non-compliant variant in the audit log" \
+    audited_more "$audited_before"
 done
 
 # ---------------------------------------------------------------------------
@@ -613,11 +644,13 @@ logged_mode() {
   [[ $got == "$want" ]] || { echo "credential_mode \"$got\", want \"$want\""; return 1; }
   got=$(jq -r 'select(.msg == "aws credentials resolved") | .mode' "$log" | head -n 1)
   [[ $got == "$want" ]] || { echo "credentials resolved as \"$got\", want \"$want\""; return 1; }
+  jq -r 'select(.msg == "aws credentials resolved") | "mode \(.mode), source \(.source)"' "$log" | head -n 1
 }
 logged_region() {
   local got
   got=$(jq -r 'select(.msg == "uploader starting") | .region' "$W/logs/$1.pod.log")
   [[ $got == "$OVERLAY_REGION" ]] || { echo "region \"$got\", want the ConfigMap's \"$OVERLAY_REGION\" (webhook: $WEBHOOK_REGION)"; return 1; }
+  echo "region $got"
 }
 least_privilege() {
   grep -q '"msg":"least privilege holds"' "$W/logs/$1.pod.log" || { echo "no \"least privilege holds\" line"; return 1; }
@@ -844,4 +877,5 @@ rotation() {
 check "irsa rotation: 600 s token rewritten by the kubelet; refreshes_total rose; uploads go on past the first token's expiry, no credential failure, no restart" \
   rotation
 check "irsa rotation: objects in MinIO byte-identical to the source" objects_identical "$ROT" 10
+kc -n "e2e-$ROT" logs deployment/uploader >"$W/logs/$ROT.pod.log" 2>&1 || true
 }
