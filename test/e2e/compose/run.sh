@@ -70,7 +70,7 @@ setup() {
   if ! "$@" >"$WORK/out" 2>&1; then
     tail -n 20 "$WORK/out" >&2
     if [[ ${GLOBAL:-0} == 1 ]]; then fatal="$name failed"; else broken="$name failed"; fi
-    fail "setup: $name" "$(tail -n 3 "$WORK/out" | tr '\n' ' ' | cut -c1-600)"
+    fail "setup: $name" "$(tail -n 12 "$WORK/out" | tr '\n' ' ' | cut -c1-1500)"
     return 1
   fi
 }
@@ -145,6 +145,12 @@ PODMAN_OPTS="--root $WORK/storage --runroot $WORK/run --tmpdir $WORK/tmp"
 export PODMAN_OPTS
 read -ra podman_opts <<<"$PODMAN_OPTS"
 pm() { podman "${podman_opts[@]}" "$@"; }
+# Rootful netavark keeps its IPAM and aardvark-dns state in
+# /run/containers/networks for every podman of the machine, keyed by network
+# name: a project name of this run's own keeps its network apart from any
+# other "uploader" project (another run, a user's stack).
+COMPOSE_PROJECT_NAME=uploader-e2e-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+export COMPOSE_PROJECT_NAME
 SOCK=$WORK/podman.sock
 export DOCKER_HOST=unix://$SOCK
 service_pid='' runner_pid='' capture_pid=''
@@ -251,7 +257,16 @@ up() {
     shift
   done
   (($#)) && shift
-  timeout 300 "${dc[@]}" --env-file "$ENV_FILE" "${flags[@]}" up -d --no-build --pull never --wait --wait-timeout 240 "$@"
+  timeout 300 "${dc[@]}" --env-file "$ENV_FILE" "${flags[@]}" up -d --no-build --pull never --wait --wait-timeout 240 "$@" && return 0
+  local rc=$? svc
+  # Why: the last lines of each container that is not running healthy.
+  "${dc[@]}" --env-file "$ENV_FILE" "${profiles_all[@]}" ps -a --format '{{.Service}} {{.State}} {{.Health}} {{.ExitCode}}' |
+    while read -r svc rest; do
+      [[ $rest == "running healthy "* || $rest == "exited  0" || $rest == "running  0" ]] && continue
+      echo "--- $svc: $rest"
+      "${dc[@]}" --env-file "$ENV_FILE" "${profiles_all[@]}" logs --no-log-prefix --tail 5 "$svc" </dev/null 2>&1
+    done
+  return "$rc"
 }
 
 # --- checks ------------------------------------------------------------------
@@ -439,7 +454,8 @@ down_clean() {
   # containers, volumes and network of the profiles' services.
   "${dc[@]}" --env-file "$ENV_FILE" --profile '*' down -v || return 1
   local left
-  left=$(pm ps -aq --filter label=com.docker.compose.project=uploader; pm volume ls -q --filter label=com.docker.compose.project=uploader; pm network ls -q --filter label=com.docker.compose.project=uploader)
+  local label=label=com.docker.compose.project=$COMPOSE_PROJECT_NAME
+  left=$(pm ps -aq --filter "$label"; pm volume ls -q --filter "$label"; pm network ls -q --filter "$label")
   [[ -z $left ]] || { echo "left: $left"; return 1; }
 }
 check "docker compose --profile '*' down -v leaves no container, volume or network" down_clean
