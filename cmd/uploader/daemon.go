@@ -31,6 +31,11 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 	if err != nil {
 		return err
 	}
+	aborts, err := upload.NewAbortFailures(reg)
+	if err != nil {
+		return err
+	}
+	uploader := upload.New(s3Client, cfg.Bucket, upload.Options{Logger: logger, AbortFailures: aborts})
 	fetcher, err := fetch.New(cfg.SourceURL, fetch.Options{MaxBytes: int64(cfg.MaxImageBytes), Timeout: cfg.FetchTimeout})
 	if err != nil {
 		return fmt.Errorf("IMAGE_SOURCE_URL: %w", err)
@@ -79,7 +84,7 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 		"credential_mode", id.Mode, "credential_source", id.Source)
 
 	loop := &cycle.Loop{
-		Fetcher: fetcher, Uploader: upload.New(s3Client, cfg.Bucket, upload.Options{}), Creds: gate,
+		Fetcher: fetcher, Uploader: uploader, Creds: gate,
 		Keys:    upload.Keys{Prefix: cfg.KeyPrefix, Host: host}.Next,
 		Metrics: metrics, Health: health, Logger: logger, Explain: explainer,
 		Interval: cfg.Interval, Count: int(cfg.Count), MaxFailures: int(cfg.MaxFailures),

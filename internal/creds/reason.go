@@ -130,6 +130,7 @@ var kindReasons = map[failure.Kind]string{
 	failure.KindInvalidToken:       ReasonInvalid,
 	failure.KindUnavailable:        ReasonEndpointUnreachable,
 	failure.KindNoSuchBucket:       ReasonOther,
+	failure.KindNoSuchUpload:       ReasonOther,
 	failure.KindThrottled:          ReasonOther,
 	failure.KindClockSkew:          ReasonOther,
 	failure.KindPreconditionFailed: ReasonOther,

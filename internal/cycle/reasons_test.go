@@ -28,7 +28,7 @@ func TestClassifiersStayInTheirSets(t *testing.T) {
 		fetch.ErrStatus, fetch.ErrBlockedAddress, fetch.ErrRedirects, upload.ErrExists,
 		&upload.BodyError{Err: fetch.ErrTruncated}, &creds.Error{Reason: creds.ReasonExpired, Err: errors.New("x")},
 	}
-	for _, code := range []string{"AccessDenied", "InvalidTokenId", "NoSuchBucket", "SlowDown", "ExpiredToken", "Whatever"} {
+	for _, code := range []string{"AccessDenied", "InvalidTokenId", "NoSuchBucket", "NoSuchUpload", "SlowDown", "ServiceUnavailable", "ExpiredToken", "Whatever"} {
 		errs = append(errs, &smithy.GenericAPIError{Code: code})
 	}
 	for _, err := range errs {
@@ -41,6 +41,9 @@ func TestClassifiersStayInTheirSets(t *testing.T) {
 		}
 		if r := creds.Reason(err); !slices.Contains(Reasons[StageCredentials], r) {
 			t.Errorf("creds.Reason(%v) = %s, not in the set", err, r)
+		}
+		if r := upload.AbortReason(err); !slices.Contains(upload.AbortReasons, r) {
+			t.Errorf("upload.AbortReason(%v) = %s, not in the set", err, r)
 		}
 		for _, shutdown := range []bool{false, true} {
 			ctx, cancel := context.WithCancel(context.Background())

@@ -46,6 +46,7 @@ func TestOneVerdictPerCode(t *testing.T) {
 		{"InvalidToken", 400, failure.KindInvalidToken, "access_denied", "invalid", privilege.Errored},
 		{"InvalidTokenId", 403, failure.KindInvalidToken, "access_denied", "invalid", privilege.Errored},
 		{"NoSuchBucket", 404, failure.KindNoSuchBucket, "no_such_bucket", "other", privilege.Errored},
+		{"NoSuchUpload", 404, failure.KindNoSuchUpload, "other", "other", privilege.Errored},
 		{"SlowDown", 503, failure.KindThrottled, "other", "other", privilege.Errored},
 		{"PreconditionFailed", 412, failure.KindPreconditionFailed, "exists", "other", privilege.Errored},
 		{"RequestTimeTooSkewed", 403, failure.KindClockSkew, "other", "other", privilege.Errored},

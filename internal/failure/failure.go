@@ -30,6 +30,7 @@ const (
 	KindPreconditionFailed      // a conditional write found the key taken
 	KindClockSkew               // the request's time is too far from the service's
 	KindUnavailable             // the service (or its identity provider) did not serve
+	KindNoSuchUpload            // the multipart upload is gone (aborted or completed)
 )
 
 // Codes maps every AWS error code the uploader classifies to its kind: S3,
@@ -60,6 +61,8 @@ var Codes = map[string]Kind{
 	"ValidationError":      KindInvalidToken, // STS: a malformed web identity token or role
 
 	"NoSuchBucket": KindNoSuchBucket,
+
+	"NoSuchUpload": KindNoSuchUpload,
 
 	"SlowDown":            KindThrottled,
 	"Throttling":          KindThrottled,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eks-least-privilege/uploader/internal/failure"
 )
@@ -64,14 +66,20 @@ type Options struct {
 	// multipart upload is at most (Concurrency+2)*PartSize. Zero means
 	// DefaultConcurrency (2).
 	Concurrency int
-	// AbortTimeout bounds AbortMultipartUpload after a failure, which runs on a
-	// fresh context so that a cancelled upload is still cleaned up. Zero means
-	// DefaultAbortTimeout (4s).
+	// AbortTimeout bounds AbortMultipartUpload after a failure, its retries
+	// included (abort.go), which run on a fresh context so that a cancelled
+	// upload is still cleaned up. Zero means DefaultAbortTimeout (4s).
 	AbortTimeout time.Duration
 	// MaxPutSize is the largest known-size body sent as one streaming
 	// PutObject; larger ones go multipart. Zero means DefaultMaxPutSize
 	// (16 MiB, which every S3-compatible store takes); up to 5 GiB on S3.
 	MaxPutSize int64
+	// Logger gets a warning for each multipart upload that could not be
+	// aborted (abort.go). Nil discards.
+	Logger *slog.Logger
+	// AbortFailures counts them by reason (see NewAbortFailures). Nil
+	// counts nothing.
+	AbortFailures *prometheus.CounterVec
 }
 
 // Uploader writes streams to one bucket. It is safe for concurrent use.
@@ -108,7 +116,10 @@ func New(client API, bucket string, opts Options) *Uploader {
 	if opts.MaxPutSize <= 0 {
 		opts.MaxPutSize = DefaultMaxPutSize
 	}
-	tm := transfermanager.New(tmClient{client}, func(o *transfermanager.Options) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	tm := transfermanager.New(tmClient{API: client, logger: opts.Logger, failures: opts.AbortFailures}, func(o *transfermanager.Options) {
 		o.PartSizeBytes = opts.PartSize
 		// One part read before deciding single vs multipart, not the SDK's two.
 		o.MultipartUploadThreshold = opts.PartSize
@@ -265,22 +276,4 @@ func (r *recordingReader) Err() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.err
-}
-
-// tmClient adapts API to the transfer manager's client interface, which also
-// lists download calls that uploads never make.
-type tmClient struct{ API }
-
-var errNotUsed = errors.New("upload: operation not used by uploads")
-
-func (tmClient) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
-	return nil, errNotUsed
-}
-
-func (tmClient) HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
-	return nil, errNotUsed
-}
-
-func (tmClient) ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
-	return nil, errNotUsed
 }
