@@ -26,8 +26,9 @@ type Identity struct {
 	CallerARN   string // sts:GetCallerIdentity Arn
 	Account     string // sts:GetCallerIdentity Account, or the account the provider reported
 	// CallerUnavailable is "unavailable: <short reason>" when
-	// sts:GetCallerIdentity could not be asked or failed (S3-compatible stores
-	// such as MinIO do not implement it), empty otherwise.
+	// sts:GetCallerIdentity failed (S3-compatible stores such as MinIO do
+	// not implement it), CallerNotLookedUp when it was not asked, empty
+	// otherwise.
 	CallerUnavailable string
 	Expires           time.Time // when the credentials expire (after the SDK's expiry window), if CanExpire
 	CanExpire         bool      // the credentials are temporary
@@ -83,13 +84,22 @@ func retrieve(ctx context.Context, p aws.CredentialsProvider) (Identity, string,
 }
 
 // newCallerClient returns the STS client that asks for the caller identity:
-// one attempt, since the answer is only informative.
+// one attempt, since the answer is only informative. It is nil when the
+// lookup would reach public STS for a custom S3 endpoint (caller.go).
 func newCallerClient(cfg aws.Config) *sts.Client {
+	if !callerLookupAllowed(cfg) {
+		return nil
+	}
 	return sts.NewFromConfig(cfg, func(o *sts.Options) { o.RetryMaxAttempts = 1 })
 }
 
-// lookupCaller fills the caller fields of id from sts:GetCallerIdentity.
+// lookupCaller fills the caller fields of id from sts:GetCallerIdentity, or
+// says why it was not asked (a nil client: CallerNotLookedUp).
 func lookupCaller(ctx context.Context, client *sts.Client, id *Identity) {
+	if client == nil {
+		id.CallerUnavailable = CallerNotLookedUp
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, callerTimeout)
 	defer cancel()
 	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
