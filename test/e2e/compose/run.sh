@@ -163,6 +163,12 @@ cleanup() {
     kill "$service_pid" 2>/dev/null
     wait "$service_pid" 2>/dev/null
   fi
+  # netavark 1.4 leaves the compose network's port-forwarding chain behind
+  # (empty): remove it, by its name (NETAVARK-DN- and the first 13 hex digits
+  # of the network name's SHA-512); -X refuses a chain in use or not empty.
+  local chain
+  chain=NETAVARK-DN-$(printf '%s' "${COMPOSE_PROJECT_NAME}_default" | sha512sum | cut -c1-13 | tr a-f A-F)
+  iptables -t nat -X "$chain" >/dev/null 2>&1
   if [[ -d $WORK/storage ]]; then
     pm rm -af -t 0 >/dev/null 2>&1
     pm system reset -f >/dev/null 2>&1
