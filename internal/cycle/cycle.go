@@ -52,7 +52,8 @@ func (l *Loop) cycle(ctx context.Context) bool {
 	l.Metrics.fetchDuration.Observe(fetched.Sub(start).Seconds())
 
 	key := l.Keys(img.Ext)
-	res, err := l.Uploader.Upload(cctx, key, img.Body, img.Size, img.ContentType)
+	meta := upload.Metadata{ContentType: img.ContentType, Width: img.Width, Height: img.Height}
+	res, err := l.Uploader.Upload(cctx, key, img.Body, img.Size, meta)
 	if err != nil {
 		stage, reason := uploadReason(ctx, err)
 		if expired() {
@@ -70,7 +71,7 @@ func (l *Loop) cycle(ctx context.Context) bool {
 		l.Explain.Succeeded()
 	}
 	l.Logger.Info("object uploaded", "key", key, "bytes", res.Bytes, "content_type", img.ContentType,
-		"fetch_seconds", fetched.Sub(start).Seconds(), "upload_seconds", end.Sub(fetched).Seconds())
+		"width", img.Width, "height", img.Height, "fetch_seconds", fetched.Sub(start).Seconds(), "upload_seconds", end.Sub(fetched).Seconds())
 	return true
 }
 

@@ -32,12 +32,12 @@ func TestFailureLinesCarryDiagnoses(t *testing.T) {
 	}
 	refused := &smithy.GenericAPIError{Code: "XAmzContentSHA256Mismatch", Message: "The provided 'x-amz-content-sha256' header does not match what was computed."}
 	calls := 0
-	l, _, logs := newTestLoop(t, fetchFunc(okFetch), uploadFunc(func(ctx context.Context, key string, body io.Reader, size int64, ct string) (upload.Result, error) {
+	l, _, logs := newTestLoop(t, fetchFunc(okFetch), uploadFunc(func(ctx context.Context, key string, body io.Reader, size int64, meta upload.Metadata) (upload.Result, error) {
 		calls++
 		if calls == 1 {
 			return upload.Result{}, refused
 		}
-		return storeAll(ctx, key, body, size, ct)
+		return storeAll(ctx, key, body, size, meta)
 	}))
 	l.Explain = e
 	l.Count, l.MaxFailures = 1, 3

@@ -20,7 +20,7 @@ type Fetcher interface {
 
 // Uploader stores one image under a key (an *upload.Uploader).
 type Uploader interface {
-	Upload(ctx context.Context, key string, body io.Reader, size int64, contentType string) (upload.Result, error)
+	Upload(ctx context.Context, key string, body io.Reader, size int64, meta upload.Metadata) (upload.Result, error)
 }
 
 // CredentialGate checks the credentials before each cycle (a *Gate); it

@@ -27,10 +27,10 @@ type fetchFunc func(ctx context.Context) (*fetch.Image, error)
 
 func (f fetchFunc) Fetch(ctx context.Context) (*fetch.Image, error) { return f(ctx) }
 
-type uploadFunc func(ctx context.Context, key string, body io.Reader, size int64, contentType string) (upload.Result, error)
+type uploadFunc func(ctx context.Context, key string, body io.Reader, size int64, meta upload.Metadata) (upload.Result, error)
 
-func (f uploadFunc) Upload(ctx context.Context, key string, body io.Reader, size int64, contentType string) (upload.Result, error) {
-	return f(ctx, key, body, size, contentType)
+func (f uploadFunc) Upload(ctx context.Context, key string, body io.Reader, size int64, meta upload.Metadata) (upload.Result, error) {
+	return f(ctx, key, body, size, meta)
 }
 
 type credsFunc func(ctx context.Context) (string, error)
@@ -45,7 +45,7 @@ func fakeImage(body string) *fetch.Image {
 
 func okFetch(context.Context) (*fetch.Image, error) { return fakeImage("\x89PNG fake"), nil }
 
-func storeAll(_ context.Context, _ string, body io.Reader, _ int64, _ string) (upload.Result, error) {
+func storeAll(_ context.Context, _ string, body io.Reader, _ int64, _ upload.Metadata) (upload.Result, error) {
 	n, err := io.Copy(io.Discard, body)
 	return upload.Result{Bytes: n}, err
 }
@@ -124,7 +124,7 @@ func TestLoopDeploymentKeepsGoingAfterFailures(t *testing.T) {
 		}
 		return okFetch(ctx)
 	})
-	l, m, _ := newTestLoop(t, flaky, uploadFunc(func(ctx context.Context, k string, b io.Reader, s int64, c string) (upload.Result, error) {
+	l, m, _ := newTestLoop(t, flaky, uploadFunc(func(ctx context.Context, k string, b io.Reader, s int64, c upload.Metadata) (upload.Result, error) {
 		cancel()
 		return storeAll(ctx, k, b, s, c)
 	}))
@@ -165,7 +165,7 @@ func TestLoopShutdownLetsUploadFinish(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	started := make(chan struct{})
 	var uploadCtxErr error
-	l, m, _ := newTestLoop(t, fetchFunc(okFetch), uploadFunc(func(uctx context.Context, k string, b io.Reader, s int64, c string) (upload.Result, error) {
+	l, m, _ := newTestLoop(t, fetchFunc(okFetch), uploadFunc(func(uctx context.Context, k string, b io.Reader, s int64, c upload.Metadata) (upload.Result, error) {
 		close(started)
 		time.Sleep(100 * time.Millisecond) // SIGTERM arrives during the upload
 		uploadCtxErr = uctx.Err()
@@ -185,7 +185,7 @@ func TestLoopShutdownLetsUploadFinish(t *testing.T) {
 
 func TestLoopShutdownAbortsSlowUpload(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
-	l, m, _ := newTestLoop(t, fetchFunc(okFetch), uploadFunc(func(uctx context.Context, _ string, _ io.Reader, _ int64, _ string) (upload.Result, error) {
+	l, m, _ := newTestLoop(t, fetchFunc(okFetch), uploadFunc(func(uctx context.Context, _ string, _ io.Reader, _ int64, _ upload.Metadata) (upload.Result, error) {
 		cancel()
 		<-uctx.Done() // never finishes by itself
 		return upload.Result{}, uctx.Err()
@@ -208,7 +208,7 @@ func TestLoopShutdownAbortsSlowUpload(t *testing.T) {
 
 func TestLoopJobStoppedDuringFailingCycleExitsZero(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
-	l, _, _ := newTestLoop(t, fetchFunc(okFetch), uploadFunc(func(uctx context.Context, _ string, _ io.Reader, _ int64, _ string) (upload.Result, error) {
+	l, _, _ := newTestLoop(t, fetchFunc(okFetch), uploadFunc(func(uctx context.Context, _ string, _ io.Reader, _ int64, _ upload.Metadata) (upload.Result, error) {
 		cancel()
 		<-uctx.Done()
 		return upload.Result{}, uctx.Err()
@@ -252,7 +252,7 @@ func TestCycleClassifiesFailures(t *testing.T) {
 		{"network", okCredsF(), errFetch(&net.OpError{Op: "dial", Err: errors.New("refused")}), storeAll, StageFetch, "network"},
 		{"truncated mid-upload", okCredsF(), func(context.Context) (*fetch.Image, error) {
 			return &fetch.Image{Body: io.NopCloser(&errReader{"\x89PNG", fmt.Errorf("read: %w", fetch.ErrTruncated)}), Size: 100, Ext: "png"}, nil
-		}, func(ctx context.Context, k string, b io.Reader, s int64, c string) (upload.Result, error) {
+		}, func(ctx context.Context, k string, b io.Reader, s int64, c upload.Metadata) (upload.Result, error) {
 			_, err := io.Copy(io.Discard, b)
 			return upload.Result{}, fmt.Errorf("put: %w", &upload.BodyError{Err: err})
 		}, StageValidate, "truncated"},
@@ -287,7 +287,7 @@ func errFetch(err error) fetchFunc {
 }
 
 func errUpload(err error) uploadFunc {
-	return func(context.Context, string, io.Reader, int64, string) (upload.Result, error) {
+	return func(context.Context, string, io.Reader, int64, upload.Metadata) (upload.Result, error) {
 		return upload.Result{}, err
 	}
 }

@@ -64,7 +64,7 @@ func TestCycleDeadlineWhileBodyStreams(t *testing.T) {
 	blocking := fetchFunc(func(ctx context.Context) (*fetch.Image, error) {
 		return &fetch.Image{Body: io.NopCloser(ctxReader{ctx}), Size: -1, Ext: "png", ContentType: "image/png"}, nil
 	})
-	streamAll := uploadFunc(func(_ context.Context, _ string, b io.Reader, _ int64, _ string) (upload.Result, error) {
+	streamAll := uploadFunc(func(_ context.Context, _ string, b io.Reader, _ int64, _ upload.Metadata) (upload.Result, error) {
 		_, err := io.Copy(io.Discard, b)
 		return upload.Result{}, fmt.Errorf("put: %w", &upload.BodyError{Err: err})
 	})

@@ -108,7 +108,7 @@ func newAbortEnv(t *testing.T, e *env, endpoint, accessKey, secretKey string, ab
 func (a abortEnv) uploadBroken(t *testing.T, key string) error {
 	t.Helper()
 	body := &brokenReader{r: bytes.NewReader(randomBytes(large)), n: 7 << 20, err: fmt.Errorf("%w: %w", errBroken, io.ErrUnexpectedEOF)}
-	_, err := a.u.Upload(context.Background(), key, body, -1, "image/jpeg")
+	_, err := a.u.Upload(context.Background(), key, body, -1, Metadata{ContentType: "image/jpeg"})
 	if err == nil {
 		t.Fatal("upload: got nil, want the body's error")
 	}

@@ -39,7 +39,7 @@ func BenchmarkUpload(b *testing.B) {
 			}
 			b.SetBytes(tt.size)
 			for b.Loop() {
-				if _, err := u.Upload(context.Background(), keys.Next("bin"), &patternReader{left: tt.size}, size, "application/octet-stream"); err != nil {
+				if _, err := u.Upload(context.Background(), keys.Next("bin"), &patternReader{left: tt.size}, size, Metadata{ContentType: "application/octet-stream"}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -75,7 +75,7 @@ func BenchmarkUploadMemory(b *testing.B) {
 			var peak, allocs uint64
 			for b.Loop() {
 				p, a, err := heapDuring(func() error {
-					_, err := u.Upload(context.Background(), keys.Next("bin"), &patternReader{left: size}, n, "application/octet-stream")
+					_, err := u.Upload(context.Background(), keys.Next("bin"), &patternReader{left: size}, n, Metadata{ContentType: "application/octet-stream"})
 					return err
 				})
 				if err != nil {

@@ -129,12 +129,12 @@ func New(client API, bucket string, opts Options) *Uploader {
 	return &Uploader{client: client, bucket: bucket, tm: tm, stream: canStream(client), maxPutSize: opts.MaxPutSize}
 }
 
-// Upload stores body under key with the given content type. size is the
-// body's exact length, or -1 when unknown. The object appears whole or not at
-// all: on any error (body read error, cancelled ctx, refused write) no object
-// and no multipart upload is left, and the returned error wraps the cause
-// (ErrExists, the body's own error in a *BodyError, ctx.Err()).
-func (u *Uploader) Upload(ctx context.Context, key string, body io.Reader, size int64, contentType string) (Result, error) {
+// Upload stores body under key with meta. size is the body's exact length,
+// or -1 when unknown. The object appears whole or not at all: on any error
+// (body read error, cancelled ctx, refused write) no object is left, a
+// multipart upload is aborted (abort.go), and the returned error wraps the
+// cause (ErrExists, the body's own error in a *BodyError, ctx.Err()).
+func (u *Uploader) Upload(ctx context.Context, key string, body io.Reader, size int64, meta Metadata) (Result, error) {
 	r := &recordingReader{r: body}
 	var (
 		res Result
@@ -142,10 +142,10 @@ func (u *Uploader) Upload(ctx context.Context, key string, body io.Reader, size 
 		op  = "put"
 	)
 	if size >= 0 && size <= u.maxPutSize && u.stream {
-		res, err = u.put(ctx, key, r, size, contentType)
+		res, err = u.put(ctx, key, r, size, meta)
 	} else {
 		op = "multipart upload"
-		res, err = u.multipart(ctx, key, r, size, contentType)
+		res, err = u.multipart(ctx, key, r, size, meta)
 	}
 	res.Bytes = r.n.Load()
 	if err != nil {
@@ -161,13 +161,14 @@ func (u *Uploader) Upload(ctx context.Context, key string, body io.Reader, size 
 	return res, nil
 }
 
-func (u *Uploader) put(ctx context.Context, key string, body io.Reader, size int64, contentType string) (Result, error) {
+func (u *Uploader) put(ctx context.Context, key string, body io.Reader, size int64, meta Metadata) (Result, error) {
 	out, err := u.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(u.bucket),
 		Key:           aws.String(key),
 		Body:          body,
 		ContentLength: aws.Int64(size),
-		ContentType:   nonEmpty(contentType),
+		ContentType:   nonEmpty(meta.ContentType),
+		Metadata:      meta.user(),
 		IfNoneMatch:   aws.String("*"),
 	}, withChecksums, func(o *s3.Options) {
 		// A stream cannot be read twice to hash it for SigV4. Over https the
@@ -185,12 +186,13 @@ func (u *Uploader) put(ctx context.Context, key string, body io.Reader, size int
 	}, nil
 }
 
-func (u *Uploader) multipart(ctx context.Context, key string, body io.Reader, size int64, contentType string) (Result, error) {
+func (u *Uploader) multipart(ctx context.Context, key string, body io.Reader, size int64, meta Metadata) (Result, error) {
 	in := &transfermanager.UploadObjectInput{
 		Bucket:      aws.String(u.bucket),
 		Key:         aws.String(key),
 		Body:        body,
-		ContentType: nonEmpty(contentType),
+		ContentType: nonEmpty(meta.ContentType),
+		Metadata:    meta.user(),
 		IfNoneMatch: aws.String("*"),
 	}
 	if size >= 0 {

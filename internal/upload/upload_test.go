@@ -58,7 +58,7 @@ func TestUpload(t *testing.T) {
 			if tt.known {
 				size = int64(len(data))
 			}
-			res, err := u.Upload(context.Background(), key, onlyReader{bytes.NewReader(data)}, size, "image/png")
+			res, err := u.Upload(context.Background(), key, onlyReader{bytes.NewReader(data)}, size, Metadata{ContentType: "image/png"})
 			if err != nil {
 				t.Fatalf("upload: got %v, want nil", err)
 			}
@@ -113,7 +113,7 @@ func TestUploadExists(t *testing.T) {
 			u := New(tt.client, e.bucket, testOptions)
 			key := Keys{Host: "test"}.Next("jpg")
 			first := randomBytes(tt.size)
-			if _, err := u.Upload(context.Background(), key, bytes.NewReader(first), int64(len(first)), "image/jpeg"); err != nil {
+			if _, err := u.Upload(context.Background(), key, bytes.NewReader(first), int64(len(first)), Metadata{ContentType: "image/jpeg"}); err != nil {
 				t.Fatalf("first upload: %v", err)
 			}
 			second := bytes.Repeat([]byte{'x'}, tt.size)
@@ -121,7 +121,7 @@ func TestUploadExists(t *testing.T) {
 			if tt.known {
 				size = int64(len(second))
 			}
-			_, err := u.Upload(context.Background(), key, onlyReader{bytes.NewReader(second)}, size, "image/gif")
+			_, err := u.Upload(context.Background(), key, onlyReader{bytes.NewReader(second)}, size, Metadata{ContentType: "image/gif"})
 			if !errors.Is(err, ErrExists) {
 				t.Fatalf("second upload: got %v, want ErrExists", err)
 			}
@@ -175,7 +175,7 @@ func TestUploadBodyError(t *testing.T) {
 			if tt.known {
 				size = int64(tt.size)
 			}
-			_, err := u.Upload(context.Background(), key, body, size, "image/jpeg")
+			_, err := u.Upload(context.Background(), key, body, size, Metadata{ContentType: "image/jpeg"})
 			if !errors.Is(err, errBroken) || !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Errorf("got %v, want an error wrapping the body's error", err)
 			}
@@ -221,7 +221,7 @@ func TestUploadCancel(t *testing.T) {
 				size = large
 			}
 			start := time.Now()
-			_, err := u.Upload(ctx, key, body, size, "image/jpeg")
+			_, err := u.Upload(ctx, key, body, size, Metadata{ContentType: "image/jpeg"})
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("got %v, want an error wrapping context.Canceled", err)
 			}
@@ -281,7 +281,7 @@ func TestUploadHoldsBoundedMemory(t *testing.T) {
 				n = size
 			}
 			peak, _, err := heapDuring(func() error {
-				res, err := u.Upload(context.Background(), Keys{Host: "mem"}.Next("bin"), &patternReader{left: size}, n, "application/octet-stream")
+				res, err := u.Upload(context.Background(), Keys{Host: "mem"}.Next("bin"), &patternReader{left: size}, n, Metadata{ContentType: "application/octet-stream"})
 				if err == nil && res.Bytes != size {
 					err = fmt.Errorf("stored %d bytes, want %d", res.Bytes, size)
 				}
