@@ -46,6 +46,6 @@ func runPolicy(ctx context.Context, cfg config, awsCfg aws.Config, args []string
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "%s\n", doc)
+	_, err = stdout.Write(doc) // the document ends in a newline
 	return err
 }

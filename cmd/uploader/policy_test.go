@@ -70,8 +70,8 @@ func runPolicyCmd(t *testing.T, env map[string]string, args ...string) policyDoc
 	if err := dec.Decode(&doc); err != nil {
 		t.Fatalf("stdout is not a policy document: %v\n%s", err, text)
 	}
-	if rest := strings.TrimSpace(text[dec.InputOffset():]); rest != "" {
-		t.Fatalf("stdout has more than the document: %q", rest)
+	if rest := text[dec.InputOffset():]; rest != "\n" {
+		t.Fatalf("stdout has more than the document and one newline: %q", rest)
 	}
 	if doc.Version != "2012-10-17" || len(doc.Statement) != 1 || doc.Statement[0].Effect != "Allow" {
 		t.Fatalf("got %+v, want version 2012-10-17 and one Allow statement", doc)
