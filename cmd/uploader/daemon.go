@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -112,12 +111,5 @@ func healthcheck(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("METRICS_ADDR: %w", err)
 	}
-	status, err := probes.Get(ctx, url)
-	if err != nil {
-		return err
-	}
-	if status != http.StatusOK {
-		return fmt.Errorf("healthcheck: %d %s", status, http.StatusText(status))
-	}
-	return nil
+	return probes.Healthy(ctx, url)
 }

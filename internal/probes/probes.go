@@ -61,6 +61,18 @@ func Get(ctx context.Context, url string) (int, error) {
 	return resp.StatusCode, nil
 }
 
+// Healthy asks url once, as [Get] does, and fails unless it answers 200 OK.
+func Healthy(ctx context.Context, url string) error {
+	status, err := Get(ctx, url)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("healthcheck: %d %s", status, http.StatusText(status))
+	}
+	return nil
+}
+
 // LocalURL is the URL of path on a server listening on addr (host:port),
 // asked from the same host: an unspecified host becomes 127.0.0.1.
 func LocalURL(addr, path string) (string, error) {
