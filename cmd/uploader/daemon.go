@@ -43,7 +43,17 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 	if host == "" {
 		host, _ = os.Hostname()
 	}
+	watcher, err := creds.NewWatcher(awsCfg, logger, reg)
+	if err != nil {
+		return err
+	}
+	explainer, err := diagnose.NewExplainer(os.Getenv, cfg.RequireModes, reg)
+	if err != nil {
+		return err
+	}
+	watcher.Explain(explainer.Watch)
 	health := cycle.NewHealth(time.Now(), cfg.Interval, cfg.CycleTimeout)
+	gate := cycle.NewGate(watcher, cfg.RequireModes, health)
 
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -57,18 +67,6 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 		srv := probes.NewServer(probes.Handler(reg, health, time.Now), probes.Limits{}, logger)
 		g.Go(func() error { return srv.Serve(gctx, ln) })
 	}
-	watcher, err := creds.NewWatcher(awsCfg, logger, reg)
-	var explainer *diagnose.Explainer
-	if err == nil {
-		explainer, err = diagnose.NewExplainer(os.Getenv, cfg.RequireModes, reg)
-	}
-	if err != nil {
-		stop()
-		_ = g.Wait()
-		return err
-	}
-	watcher.Explain(explainer.Watch)
-	gate := cycle.NewGate(watcher, cfg.RequireModes, health)
 	// Bounded: a credential endpoint that never answers must not hang the start.
 	sctx2, cancel := context.WithTimeout(gctx, cfg.CycleTimeout)
 	id, err := cycle.Start(sctx2, gate, cycle.StartOptions{LeastPrivilege: cfg.LeastPrivilege,
