@@ -43,7 +43,7 @@ type config struct {
 	CycleTimeout    time.Duration    `envconfig:"UPLOAD_TIMEOUT" default:"2m" min:"100ms" max:"1h" desc:"deadline of one cycle: credentials, download and upload"`
 	ShutdownTimeout time.Duration    `envconfig:"SHUTDOWN_TIMEOUT" default:"25s" min:"0s" max:"10m" desc:"on SIGTERM, time the upload in flight gets to finish; with the abort that may follow (4s) it stays below Kubernetes' 30s grace"`
 
-	RequireModes   modes                `envconfig:"REQUIRE_CREDENTIAL_MODE" desc:"comma list of allowed credential modes (static, node-role, irsa, pod-identity, ecs, shared-profile); refuse to start otherwise"`
+	RequireModes   creds.ModeList       `envconfig:"REQUIRE_CREDENTIAL_MODE" desc:"comma list of allowed credential modes (static, node-role, irsa, pod-identity, ecs, shared-profile); refuse to start otherwise"`
 	LeastPrivilege cycle.LeastPrivilege `envconfig:"LEAST_PRIVILEGE_CHECK" default:"off" desc:"off, warn or enforce: probe at start that the credentials can put objects and nothing more"`
 	PodName        string               `envconfig:"POD_NAME" desc:"name used in object keys; defaults to the hostname"`
 	MetricsAddr    string               `envconfig:"METRICS_ADDR" default:":9090" desc:"listen address of /metrics, /healthz and /readyz; empty disables"`
@@ -92,14 +92,6 @@ func (c *config) validate() []error {
 		}
 	}
 	return p
-}
-
-// modes is REQUIRE_CREDENTIAL_MODE, parsed.
-type modes []creds.Mode
-
-func (m *modes) Decode(s string) (err error) {
-	*m, err = creds.ParseModes(s)
-	return err
 }
 
 // LogValue is the effective configuration for the start line, each variable

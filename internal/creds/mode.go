@@ -173,6 +173,16 @@ func ParseModes(s string) ([]Mode, error) {
 	return modes, nil
 }
 
+// ModeList is REQUIRE_CREDENTIAL_MODE as a configuration field: it parses
+// itself with [ParseModes].
+type ModeList []Mode
+
+// UnmarshalText sets l to [ParseModes] of text.
+func (l *ModeList) UnmarshalText(text []byte) (err error) {
+	*l, err = ParseModes(string(text))
+	return err
+}
+
 // Require returns an error when id's mode is not in allowed; an empty allowed
 // list allows any mode. The error names the mode, its source and a hint for
 // the usual misconfiguration, so a pod that silently fell back to the node

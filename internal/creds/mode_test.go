@@ -1,6 +1,7 @@
 package creds
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -94,6 +95,10 @@ func TestParseModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			got, err := ParseModes(tt.in)
+			var list ModeList
+			if lerr := list.UnmarshalText([]byte(tt.in)); fmt.Sprint(lerr) != fmt.Sprint(err) || joinModes(list) != joinModes(got) {
+				t.Errorf("ModeList: got %v, %v; want ParseModes' %v, %v", list, lerr, got, err)
+			}
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
