@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/eks-least-privilege/uploader/internal/creds"
 	"github.com/eks-least-privilege/uploader/internal/settings"
 	"github.com/eks-least-privilege/uploader/internal/upload"
 )
@@ -76,29 +77,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 // usage prints the commands and every variable with its default and meaning.
 func usage(w io.Writer) error {
-	fmt.Fprintf(w, `uploader %s: fetches a random image every UPLOAD_INTERVAL and streams it into S3
-through the AWS SDK default credential chain, reporting which credential mode is in use.
-
-Usage:
-  uploader              run the upload loop (configured by the environment below)
-  uploader check        resolve credentials, print the identity and probe least privilege
-                        (exit 0: least privilege holds; 3: over-privileged; 4: s3:PutObject denied)
-  uploader policy identity|trust [--mode M --namespace NS --service-account SA --account A --issuer URL --cluster C]
-                        print the IAM identity policy, or the role's trust policy for the mode, as JSON
-  uploader healthcheck  exit 0 when the running uploader's /healthz answers 200 (for containers)
-  uploader version      print the version
-  uploader help         print this help
-
-Environment:
-`, version)
-	if err := settings.WriteUsage(w, config{}); err != nil {
-		return err
-	}
-	_, err := fmt.Fprint(w, `
-AWS_REGION (or AWS_DEFAULT_REGION, or a region in the AWS profile) is required.
-The SDK's own variables set endpoints, credentials and checksums, e.g. AWS_ENDPOINT_URL_S3,
-AWS_ENDPOINT_URL_STS, AWS_PROFILE, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE,
-AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_REQUEST_CHECKSUM_CALCULATION.
-`)
-	return err
+	return settings.Help{
+		Summary: "uploader " + version + ": fetches a random image every UPLOAD_INTERVAL and streams it into S3\n" +
+			"through the AWS SDK default credential chain, reporting which credential mode is in use.\n",
+		Commands: [][2]string{
+			{"uploader", "run the upload loop (configured by the environment below)"},
+			{"uploader check", "resolve credentials, print the identity and probe least privilege\n" +
+				"(exit 0: least privilege holds; 3: over-privileged; 4: s3:PutObject denied)"},
+			{"uploader policy identity|trust [--mode M --namespace NS --service-account SA --account A --issuer URL --cluster C]",
+				"print the IAM identity policy, or the role's trust policy for the mode, as JSON"},
+			{"uploader healthcheck", "exit 0 when the running uploader's /healthz answers 200 (for containers)"},
+			{"uploader version", "print the version"},
+			{"uploader help", "print this help"},
+		},
+		Notes: creds.ConfigHelp,
+	}.Write(w, config{})
 }

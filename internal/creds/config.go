@@ -15,6 +15,14 @@ import (
 // before expiry does not reach S3 just after it.
 const ExpiryWindow = time.Minute
 
+// ConfigHelp is what help says of the SDK's configuration: the region
+// [LoadConfig] requires and the SDK's own variables.
+const ConfigHelp = `AWS_REGION (or AWS_DEFAULT_REGION, or a region in the AWS profile) is required.
+The SDK's own variables set endpoints, credentials and checksums, e.g. AWS_ENDPOINT_URL_S3,
+AWS_ENDPOINT_URL_STS, AWS_PROFILE, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE,
+AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_REQUEST_CHECKSUM_CALCULATION.
+`
+
 // LoadConfig loads the SDK's configuration from the environment and the
 // shared files, its credentials refreshed ExpiryWindow before they expire. A
 // configuration without a region is an error that names AWS_REGION.
