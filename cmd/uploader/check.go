@@ -60,9 +60,6 @@ func runCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Cli
 		return fmt.Errorf("resolve credentials: %w", err)
 	}
 	_ = id.WriteTable(stdout)
-	for _, w := range id.Warnings() {
-		fmt.Fprintf(stdout, "warning: %s\n", w)
-	}
 	_ = diagnoses.WriteText(stdout)
 	report, err := privilege.Check(ctx, client, cfg.Bucket, cfg.KeyPrefix, privilege.Options{})
 	if err != nil {
@@ -88,11 +85,5 @@ func writeReport(w io.Writer, r privilege.Report) error {
 		verdict = "inconclusive: a probe failed"
 	}
 	fmt.Fprintf(w, "verdict: %s (exit %d)\n", verdict, checkExitCode(r))
-	if r.LeftObject {
-		fmt.Fprintf(w, "note: check object s3://%s/%s stays in the bucket (DeleteObject is denied)\n", r.Bucket, r.Key)
-	}
-	if r.OutsideKey != "" {
-		fmt.Fprintf(w, "note: s3://%s/%s, put outside the prefix, stays in the bucket\n", r.Bucket, r.OutsideKey)
-	}
-	return nil
+	return r.WriteNotes(w)
 }

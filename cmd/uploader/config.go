@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -77,8 +76,8 @@ func (c *config) validate() []error {
 	}
 	if c.Bucket == "" {
 		bad("S3_BUCKET_NAME", "required, not set")
-	} else if len(c.Bucket) < 3 || len(c.Bucket) > 63 || strings.ContainsAny(c.Bucket, " /:") {
-		bad("S3_BUCKET_NAME", "not a valid bucket name: %q", c.Bucket)
+	} else if err := upload.CheckBucket(c.Bucket); err != nil {
+		bad("S3_BUCKET_NAME", "%v", err)
 	}
 	if err := upload.CheckPrefix(c.KeyPrefix); err != nil {
 		bad("S3_KEY_PREFIX", "%v", err)

@@ -8,8 +8,9 @@ import (
 )
 
 // WriteTable writes the identity as aligned "name: value" lines, for
-// `uploader check`; empty fields are left out, and the caller ARN gives way to
-// the reason it is unavailable.
+// `uploader check`, then a "warning:" line for each of its [Identity.Warnings];
+// empty fields are left out, and the caller ARN gives way to the reason it is
+// unavailable.
 func (id Identity) WriteTable(w io.Writer) error {
 	caller := id.CallerARN
 	if caller == "" {
@@ -29,5 +30,13 @@ func (id Identity) WriteTable(w io.Writer) error {
 			fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, warning := range id.Warnings() {
+		if _, err := fmt.Fprintf(w, "warning: %s\n", warning); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -153,3 +153,19 @@ func (r Report) WriteTable(w io.Writer) error {
 	}
 	return tw.Flush()
 }
+
+// WriteNotes writes a "note:" line for each object the check left in the
+// bucket: its own when DeleteObject is denied, and the one put outside the
+// prefix.
+func (r Report) WriteNotes(w io.Writer) error {
+	if r.LeftObject {
+		if _, err := fmt.Fprintf(w, "note: check object s3://%s/%s stays in the bucket (DeleteObject is denied)\n", r.Bucket, r.Key); err != nil {
+			return err
+		}
+	}
+	if r.OutsideKey != "" {
+		_, err := fmt.Fprintf(w, "note: s3://%s/%s, put outside the prefix, stays in the bucket\n", r.Bucket, r.OutsideKey)
+		return err
+	}
+	return nil
+}

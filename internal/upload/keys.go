@@ -59,6 +59,15 @@ func (k Keys) Next(ext string) string {
 	return s.String()
 }
 
+// CheckBucket reports why bucket cannot be an S3 bucket name: 3 to 63
+// characters, no space, slash or colon.
+func CheckBucket(bucket string) error {
+	if len(bucket) < 3 || len(bucket) > 63 || strings.ContainsAny(bucket, " /:") {
+		return fmt.Errorf("not a valid bucket name: %q", bucket)
+	}
+	return nil
+}
+
 // CheckPrefix reports why prefix would make awkward keys: a leading slash,
 // an empty, "." or ".." segment, or a character other than [A-Za-z0-9._-/].
 // A missing trailing slash is fine: Keys adds it.

@@ -130,3 +130,14 @@ func TestCheckPrefix(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckBucket(t *testing.T) {
+	for bucket, ok := range map[string]bool{
+		"images-bucket": true, "abc": true, strings.Repeat("a", 63): true,
+		"ab": false, strings.Repeat("a", 64): false, "has space": false, "a/b-c": false, "arn:x": false,
+	} {
+		if err := CheckBucket(bucket); (err == nil) != ok {
+			t.Errorf("CheckBucket(%q) = %v, want ok %v", bucket, err, ok)
+		}
+	}
+}
