@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,20 @@ func newIssuer(t *testing.T, now time.Time) *standin.Issuer {
 		t.Fatal(err)
 	}
 	return iss
+}
+
+// writeToken writes at path a token of the stand-in issuer at now, for sa
+// and aud, valid for an hour; it returns path.
+func writeToken(t *testing.T, path string, now time.Time, sa standin.ServiceAccount, aud string) string {
+	t.Helper()
+	token, err := newIssuer(t, now).Sign(sa, aud, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(token), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestDecodeClaims(t *testing.T) {

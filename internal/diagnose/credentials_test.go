@@ -19,15 +19,7 @@ func TestCredentials(t *testing.T) {
 	now := time.Now()
 	dir := t.TempDir()
 	token := func(name string, sa standin.ServiceAccount, aud string) string {
-		tok, err := newIssuer(t, now).Sign(sa, aud, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(tok), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
+		return writeToken(t, filepath.Join(dir, name), now, sa, aud)
 	}
 	other := token("other", standin.ServiceAccount{Namespace: "default", Name: "default"}, AudienceSTS)
 	podToken := token("pod", standin.ServiceAccount{Namespace: "images", Name: "uploader"}, AudiencePodIdentity)

@@ -2,7 +2,6 @@ package diagnose
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,14 +17,7 @@ import (
 // then the token's claims; the account comes from AWS_ROLE_ARN. The mode and
 // account are given or found here, so the SDK is never asked.
 func TestTrustPolicyFillsInputs(t *testing.T) {
-	token, err := newIssuer(t, time.Now()).Sign(standin.ServiceAccount{Namespace: "images", Name: "uploader"}, AudienceSTS, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(file, []byte(token), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := writeToken(t, filepath.Join(t.TempDir(), "token"), time.Now(), standin.ServiceAccount{Namespace: "images", Name: "uploader"}, AudienceSTS)
 	const issuer = "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE"
 	irsa := map[string]string{EnvWebIdentityTokenFile: file, EnvRoleARN: "arn:aws:iam::111122223333:role/uploader"}
 	downward := map[string]string{EnvWebIdentityTokenFile: file, EnvRoleARN: "arn:aws:iam::111122223333:role/uploader",
