@@ -143,7 +143,28 @@ func recordDNS(t *testing.T) *dnsRecorder {
 			}
 		}
 	}()
-	ln, err := net.Listen("tcp", "127.0.0.1:53")
+	serveTCP(t, "127.0.0.1:53", func(c net.Conn) {
+		var n uint16
+		if binary.Read(c, binary.BigEndian, &n) != nil {
+			return
+		}
+		msg := make([]byte, n)
+		if _, err := c.Read(msg); err != nil {
+			return
+		}
+		if resp := d.answer(msg); resp != nil {
+			binary.Write(c, binary.BigEndian, uint16(len(resp)))
+			c.Write(resp)
+		}
+	})
+	return d
+}
+
+// serveTCP accepts connections on addr until the test ends, and hands each
+// to handle in a goroutine of its own, closing it after.
+func serveTCP(t *testing.T, addr string, handle func(net.Conn)) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,27 +172,17 @@ func recordDNS(t *testing.T) *dnsRecorder {
 	go func() {
 		for {
 			c, err := ln.Accept()
-			if err != nil {
+			if errors.Is(err, net.ErrClosed) {
 				return
+			} else if err != nil {
+				continue
 			}
 			go func() {
 				defer c.Close()
-				var n uint16
-				if binary.Read(c, binary.BigEndian, &n) != nil {
-					return
-				}
-				msg := make([]byte, n)
-				if _, err := c.Read(msg); err != nil {
-					return
-				}
-				if resp := d.answer(msg); resp != nil {
-					binary.Write(c, binary.BigEndian, uint16(len(resp)))
-					c.Write(resp)
-				}
+				handle(c)
 			}()
 		}
 	}()
-	return d
 }
 
 // answer records the query's name and returns an NXDOMAIN for it.
@@ -225,25 +236,11 @@ func catchConnections(t *testing.T, addrs ...string) *connCatcher {
 	t.Helper()
 	cc := &connCatcher{}
 	for _, a := range addrs {
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if errors.Is(err, net.ErrClosed) {
-					return
-				} else if err != nil {
-					continue
-				}
-				cc.mu.Lock()
-				cc.got = append(cc.got, c.LocalAddr().String())
-				cc.mu.Unlock()
-				c.Close()
-			}
-		}()
+		serveTCP(t, a, func(c net.Conn) {
+			cc.mu.Lock()
+			cc.got = append(cc.got, c.LocalAddr().String())
+			cc.mu.Unlock()
+		})
 	}
 	return cc
 }
