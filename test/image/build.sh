@@ -21,8 +21,8 @@
 #   PODMAN_OPTS     global podman options, e.g. "--root DIR --runroot DIR"
 #                   for a private store; CONTAINERS_STORAGE_CONF and
 #                   CONTAINERS_CONF are honoured as podman honours them.
-#                   Without CONTAINERS_CONF, a containers.conf stating runc,
-#                   cgroupfs, file events and explicit ulimits is used (CI
+#                   Without CONTAINERS_CONF, test/image/containers.conf (runc,
+#                   cgroupfs, file events, explicit ulimits) is used (CI
 #                   machines have no systemd).
 #   BUILD_CONTEXT   the build context             (the repository)
 #   GOFLAGS         passed to the build
@@ -66,18 +66,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [[ -z "${CONTAINERS_CONF:-}" ]]; then
-  export CONTAINERS_CONF="$WORK/containers.conf"
-  cat >"$CONTAINERS_CONF" <<'CONF'
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
-
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-fi
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$REPO_ROOT/test/image/containers.conf}
 
 log "stand-in $GO_IMAGE"
 builder="$WORK/builder"

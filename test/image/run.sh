@@ -47,18 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Ulimits and the runtime stated here, not left to the machine's defaults;
-# cgroupfs and file events because CI machines have no systemd.
-export CONTAINERS_CONF="$WORK/containers.conf"
-cat >"$CONTAINERS_CONF" <<'CONF'
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
-
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
+export CONTAINERS_CONF="$REPO_ROOT/test/image/containers.conf"
 
 UPLOADER_IMAGE=$IMAGE STANDIN_IMAGE=$STANDIN_IMAGE BUILD_CONTEXT=$BUILD_CONTEXT \
   bash "$REPO_ROOT/test/image/build.sh" >/dev/null || die "test/image/build.sh exited $?"

@@ -127,20 +127,16 @@ POOL_BASE=10.$((200 + RANDOM % 50)).$((RANDOM % 250))
 POOL=$POOL_BASE.0/24
 mkdir -p "$WORK/networks"
 export CONTAINERS_CONF=$WORK/containers.conf
-cat >"$CONTAINERS_CONF" <<CONF
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
+{
+  cat "$REPO_ROOT/test/image/containers.conf"
+  cat <<CONF
 
 [network]
 network_backend = "netavark"
 network_config_dir = "$WORK/networks"
 default_subnet_pools = [{"base" = "$POOL", "size" = 24}]
-
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
 CONF
+} >"$CONTAINERS_CONF"
 PODMAN_OPTS="--root $WORK/storage --runroot $WORK/run --tmpdir $WORK/tmp"
 export PODMAN_OPTS
 read -ra podman_opts <<<"$PODMAN_OPTS"
