@@ -722,6 +722,94 @@ done
 
 # ---------------------------------------------------------------------------
 phase "irsa"
+# diagnosis_in_log NAMESPACE POD NAME: the pod's log names the diagnosis
+# NAME (the refusal's "NAME: observed; fix: ..." line, or a JSON log line
+# with it); prints that line.
+diagnosis_in_log() {
+  local line
+  line=$(kc -n "$1" logs "$2" -c uploader 2>&1 | grep -E "^$3: |\"$3\":\\{" | head -n 1)
+  [[ -n $line ]] || { echo "no $3 in the log of $2: $(kc -n "$1" logs "$2" -c uploader 2>&1 | tail -n 3)"; return 1; }
+  echo "log: $line"
+}
+
+# Who may read the projected IRSA token without fsGroup. The kubelet v1.37
+# (pkg/volume/projected, collectData) writes a serviceAccountToken with the
+# volume's defaultMode, owned by root, unless it has an owner for it: the
+# pod's one runAsUser when every container runs as the same uid
+# (volume/util.FsUserFrom; the file is then that uid's, 0600), or fsGroup
+# (0600, then group fsGroup and 0640). The webhook's volume has no
+# defaultMode, so the apiserver's 0644 applies: readable by anyone in every
+# variant. It is unreadable by a non-root uploader when the pod brings its
+# own aws-iam-token volume (the webhook keeps a volume of that name) with a
+# restrictive defaultMode and nothing gives the file an owner: no fsGroup
+# and a second container of another uid. Three pods of the IRSA Job's
+# template, started together here, checked below.
+token_pod() {
+  local name=$1 variant=$2
+  kc -n e2e-irsa-job get job uploader -o json | jq --arg name "$name" --arg variant "$variant" '
+    {name: "sidecar", image: "localhost/e2e-pause:1", imagePullPolicy: "Never",
+      securityContext: {runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true, allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true, capabilities: {drop: ["ALL"]}, seccompProfile: {type: "RuntimeDefault"}}} as $sidecar |
+    {apiVersion: "v1", kind: "Pod", metadata: {name: $name, labels: {"e2e": "token-mode"}},
+      spec: (.spec.template.spec | .restartPolicy = "Never" | del(.securityContext.fsGroup)
+        | .containers[0].env += [{name: "METRICS_ADDR", value: ""}]
+        | del(.containers[0].ports, .containers[0].livenessProbe)
+        | if $variant != "one-uid" then .containers += [$sidecar] else . end
+        | if $variant == "own-volume-0600" then .volumes += [{name: "aws-iam-token", projected: {defaultMode: 384,
+            sources: [{serviceAccountToken: {audience: "sts.amazonaws.com", expirationSeconds: 86400, path: "token"}}]}}] else . end)}' |
+    kc -n e2e-irsa-job apply -f - >/dev/null 2>"$W/logs/$name.apply"
+}
+token_pod uploader-no-fsgroup one-uid || echo "NOTE: could not create pod uploader-no-fsgroup: $(tail -n 2 "$W/logs/uploader-no-fsgroup.apply")"
+token_pod uploader-no-fsgroup-sidecar sidecar || echo "NOTE: could not create pod uploader-no-fsgroup-sidecar: $(tail -n 2 "$W/logs/uploader-no-fsgroup-sidecar.apply")"
+token_pod uploader-token-0600 own-volume-0600 || echo "NOTE: could not create pod uploader-token-0600: $(tail -n 2 "$W/logs/uploader-token-0600.apply")"
+
+# pod_token_perm POD: owner uid, gid and mode of the kubelet's copy of the
+# pod's projected IRSA token.
+pod_token_perm() {
+  local uid
+  uid=$(kc -n e2e-irsa-job get pod "$1" -o jsonpath='{.metadata.uid}')
+  stat -L -c '%u %g %a' "$W/kubelet/pods/$uid/volumes/kubernetes.io~projected/aws-iam-token/token" 2>&1
+}
+# uploader_exit POD: the exit code of the pod's uploader container, once
+# terminated (the sidecar keeps the pod running).
+uploader_exit() {
+  kc -n e2e-irsa-job get pod "$1" -o json |
+    jq -e -r '.status.containerStatuses[]? | select(.name == "uploader") | .state.terminated.exitCode // empty'
+}
+# token_readable POD UID GID MODE: the token is UID:GID MODE on the node, the
+# uploader (uid 65532) resolved irsa credentials and diagnosed nothing about
+# the file.
+token_readable() {
+  local pod=$1 want="$2 $3 $4" got log
+  wait_for 120 bash -c "kubectl --kubeconfig '$W/admin.kubeconfig' -n e2e-irsa-job logs '$pod' -c uploader 2>/dev/null | grep -q '\"msg\":\"aws credentials resolved\"'" ||
+    { echo "no \"aws credentials resolved\" in 120 s: $(kc -n e2e-irsa-job logs "$pod" -c uploader 2>&1 | tail -n 3)"; return 1; }
+  got=$(pod_token_perm "$pod")
+  [[ $got == "$want" ]] || { echo "token uid gid mode $got, want $want"; return 1; }
+  log=$(kc -n e2e-irsa-job logs "$pod" -c uploader)
+  [[ $(jq -r 'select(.msg == "aws credentials resolved") | .mode' <<<"$log" | head -n 1) == irsa ]] || { echo "not resolved as irsa"; return 1; }
+  ! grep -q token_file_unreadable <<<"$log" || { echo "token_file_unreadable diagnosed"; return 1; }
+  echo "token uid gid mode $got; credentials resolved as irsa"
+}
+# token_unreadable POD: the token is root's 0600 on the node; the uploader
+# refuses to start (exit 1) instead of using another identity, and its log
+# names token_file_unreadable with its uid and groups and the file's owner,
+# group and mode as they are on the node.
+token_unreadable() {
+  local pod=$1 perm fu fg code line mode uid
+  wait_for 120 uploader_exit "$pod" || { echo "uploader of $pod did not terminate in 120 s: $(kc -n e2e-irsa-job logs "$pod" -c uploader 2>&1 | tail -n 3)"; return 1; }
+  code=$(uploader_exit "$pod")
+  [[ $code == 1 ]] || { echo "exit code $code, want 1"; return 1; }
+  perm=$(pod_token_perm "$pod")
+  read -r fu fg _ <<<"$perm"
+  [[ $fu == 0 && $perm == *' 600' ]] || { echo "token uid gid mode $perm, want root's 0600"; return 1; }
+  uid=$(kc -n e2e-irsa-job get pod "$pod" -o jsonpath='{.metadata.uid}')
+  mode=$(stat -L -c '%A' "$W/kubelet/pods/$uid/volumes/kubernetes.io~projected/aws-iam-token/token")
+  line=$(diagnosis_in_log e2e-irsa-job "$pod" token_file_unreadable) || { echo "$line"; return 1; }
+  [[ $line == *"permission denied for uid 65532 gid 65532 groups ["* ]] || { echo "no uid and groups in: $line"; return 1; }
+  [[ $line == *"file owner uid $fu gid $fg mode $mode"* ]] || { echo "want \"file owner uid $fu gid $fg mode $mode\" in: $line"; return 1; }
+  ! kc -n e2e-irsa-job logs "$pod" -c uploader | grep -q '"msg":"object uploaded"' || { echo "uploaded with another identity"; return 1; }
+  echo "token uid gid mode $perm; exit 1; ${line:0:100}"
+}
 # The pod of irsa-rotation runs through the whole suite: its token is checked
 # here, its rotation at the end.
 irsa_token_mutation() {
@@ -809,8 +897,20 @@ other_sa_refused() {
     ([.spec.containers[0].env[] | select(.name == "AWS_ROLE_ARN")] | length == 0) and
     (.status.containerStatuses[0].state.terminated.exitCode == 1)' >/dev/null || { echo "mutated, or not exit 1"; return 1; }
   [[ $(kc -n "$ns" logs uploader-other-sa) == *'resolve credentials'* ]] || { echo "log: $(kc -n "$ns" logs uploader-other-sa | tail -n 2)"; return 1; }
+  # The shipped overlay requires irsa; with it the refusal names why.
+  local cm
+  cm=$(kc -n "$ns" get pod uploader-other-sa -o jsonpath='{.spec.containers[0].envFrom[0].configMapRef.name}')
+  [[ $(kc -n "$ns" get configmap "$cm" -o jsonpath='{.data.REQUIRE_CREDENTIAL_MODE}') == irsa ]] ||
+    { echo "configmap $cm: REQUIRE_CREDENTIAL_MODE is not irsa"; return 1; }
+  diagnosis_in_log "$ns" uploader-other-sa mutation_missing
 }
-check "irsa: a pod of another service account gets no role from the webhook and refuses to start (exit 1)" other_sa_refused
+check "irsa: a pod of another service account gets no role from the webhook and refuses to start (exit 1), its log naming mutation_missing" other_sa_refused
+check "irsa: no fsGroup, every container uid 65532: the kubelet makes uid 65532 the token's owner (0600); credentials resolve" \
+  token_readable uploader-no-fsgroup 65532 0 600
+check "irsa: no fsGroup, a sidecar of another uid: the webhook's volume falls back to root's 0644 (defaultMode), still readable; credentials resolve" \
+  token_readable uploader-no-fsgroup-sidecar 0 0 644
+check "irsa: the pod's own aws-iam-token volume with defaultMode 0600, no fsGroup, a sidecar of another uid: root's 0600, the uploader exits 1 naming token_file_unreadable (uid, groups, owner, group, mode)" \
+  token_unreadable uploader-token-0600
 # What MinIO cannot check: it does not pin the token's subject. A token of
 # service account "other" for audience sts.amazonaws.com is accepted; on AWS
 # the role's trust policy condition on sub refuses it.
