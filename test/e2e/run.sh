@@ -135,15 +135,7 @@ pm() {
   # shellcheck disable=SC2086 # podman_opts is a list of options
   podman $podman_opts "$@"
 }
-export CONTAINERS_CONF=$W/containers.conf
-cat >"$CONTAINERS_CONF" <<'CONF'
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
+export CONTAINERS_CONF=$REPO_ROOT/test/image/containers.conf
 PODMAN_OPTS=$podman_opts UPLOADER_IMAGE=localhost/uploader:e2e STANDIN_IMAGE=localhost/uploader-standin:e2e \
   bash test/image/build.sh >"$W/logs/image-build.log" 2>&1 || {
   tail -n 30 "$W/logs/image-build.log"
