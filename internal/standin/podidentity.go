@@ -2,6 +2,7 @@ package standin
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
@@ -19,7 +20,15 @@ type PodIdentityOptions struct {
 	AccountID string
 	// Logger logs served credentials (masked key id, expiration). Zero: none.
 	Logger *slog.Logger
+	// Authorize decides whether the pod's token may have credentials, in
+	// place of the comparison with the token file, as the real agent asks EKS
+	// Auth: a non-empty refusal is answered 403 with it, an error 500. Zero:
+	// the token must equal the token file's contents.
+	Authorize func(ctx context.Context, token string) (refusal string, err error)
 }
+
+// tokenRefused is the agent's answer to a token that is not the pod's.
+const tokenRefused = "Service account token is not valid"
 
 // PodIdentity is an EKS Pod Identity agent: GET PodIdentityPath with an
 // Authorization header equal to the pod's token file returns credentials from
@@ -71,8 +80,19 @@ func (p *PodIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"code": "AccessDeniedException", "message": "Service account token cannot be empty"})
 		return
 	}
-	if !p.authorized([]byte(got)) {
-		writeJSON(w, http.StatusForbidden, map[string]string{"code": "AccessDeniedException", "message": "Service account token is not valid"})
+	refusal, err := p.authorize(r.Context(), got)
+	if err != nil {
+		if p.opts.Logger != nil {
+			p.opts.Logger.Warn("pod identity token check failed", "err", err)
+		}
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"code": "ServiceUnavailableException", "message": "token check failed"})
+		return
+	}
+	if refusal != "" {
+		if p.opts.Logger != nil {
+			p.opts.Logger.Info("pod identity refused", "reason", refusal)
+		}
+		writeJSON(w, http.StatusForbidden, map[string]string{"code": "AccessDeniedException", "message": refusal})
 		return
 	}
 	c, err := p.mint(r.Context())
@@ -96,7 +116,17 @@ func (p *PodIdentity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (p *PodIdentity) authorized(token []byte) bool {
+func (p *PodIdentity) authorize(ctx context.Context, token string) (string, error) {
+	if p.opts.Authorize != nil {
+		return p.opts.Authorize(ctx, token)
+	}
+	if !p.tokenFileHolds([]byte(token)) {
+		return tokenRefused, nil
+	}
+	return "", nil
+}
+
+func (p *PodIdentity) tokenFileHolds(token []byte) bool {
 	data, err := os.ReadFile(p.tokenFile)
 	if err != nil || len(data) == 0 {
 		return false
