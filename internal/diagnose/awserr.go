@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/failure"
 )
 
 // PodIdentityAgent diagnoses a credential error of the container endpoint
@@ -69,7 +70,7 @@ func Clock(err error, date, local time.Time) []Diagnosis {
 	}
 	var api smithy.APIError
 	coded := err != nil && errors.As(err, &api) &&
-		(api.ErrorCode() == "RequestTimeTooSkewed" || strings.Contains(api.ErrorMessage(), "Signature expired"))
+		(failure.Classify(err) == failure.KindClockSkew || strings.Contains(api.ErrorMessage(), "Signature expired"))
 	skew := local.Sub(date)
 	far := !date.IsZero() && (skew > ClockSkewLimit || skew < -ClockSkewLimit)
 	if !coded && !far {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/smithy-go"
+	"github.com/eks-least-privilege/uploader/internal/failure"
 )
 
 // Audiences the projected tokens must carry.
@@ -178,11 +179,15 @@ func TokenClaims(c Claims, want Expect, now time.Time) []Diagnosis {
 	return out
 }
 
-// rejectCodes are the answers of STS and the Pod Identity agent that refuse
-// a token or the role it asks for.
-var rejectCodes = []string{
-	"AccessDenied", "AccessDeniedException", "InvalidIdentityToken", "IDPRejectedClaim",
-	"ExpiredToken", "ExpiredTokenException", "InvalidToken", "InvalidTokenException",
+// refusesToken reports whether err is an answer of STS or the Pod Identity
+// agent that refuses a token or the role it asks for: a denial, an expired or
+// an invalid token, as internal/failure classifies them.
+func refusesToken(err error) bool {
+	switch failure.Classify(err) {
+	case failure.KindDenied, failure.KindExpired, failure.KindInvalidToken:
+		return true
+	}
+	return false
 }
 
 // jwtLike matches what could be a JWT quoted in a message.
@@ -195,7 +200,7 @@ var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(\.[A-Za-z0-9
 func Rejection(err error, want Expect, claims *Claims) []Diagnosis {
 	var api smithy.APIError
 	if err == nil || !errors.As(err, &api) ||
-		!(slices.Contains(rejectCodes, api.ErrorCode()) || webIdentityRefusal(err) || (want.Audience == AudiencePodIdentity && clientError(err))) {
+		!(refusesToken(err) || webIdentityRefusal(err) || (want.Audience == AudiencePodIdentity && clientError(err))) {
 		return nil
 	}
 	shown := "token claims unavailable"

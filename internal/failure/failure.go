@@ -55,10 +55,11 @@ var Codes = map[string]Kind{
 	"RequestExpired":        KindExpired,
 	"TokenRefreshRequired":  KindExpired,
 
-	"InvalidToken":         KindInvalidToken,
-	"InvalidTokenId":       KindInvalidToken, // MinIO: a session token it does not know
-	"InvalidIdentityToken": KindInvalidToken,
-	"ValidationError":      KindInvalidToken, // STS: a malformed web identity token or role
+	"InvalidToken":          KindInvalidToken,
+	"InvalidTokenId":        KindInvalidToken, // MinIO: a session token it does not know
+	"InvalidIdentityToken":  KindInvalidToken,
+	"InvalidTokenException": KindInvalidToken, // the Pod Identity agent
+	"ValidationError":       KindInvalidToken, // STS: a malformed web identity token or role
 
 	"NoSuchBucket": KindNoSuchBucket,
 
