@@ -12,7 +12,7 @@ import (
 type Name string
 
 // The diagnoses. Each value is the label of uploader_diagnosis_info and the
-// name the README's troubleshooting table uses.
+// name docs/troubleshooting.md uses.
 const (
 	// TokenFileMissing: a token file variable names a path that does not
 	// exist: the projected volume is not mounted.

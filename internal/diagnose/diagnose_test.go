@@ -22,7 +22,7 @@ func TestNames(t *testing.T) {
 		seen[n] = true
 	}
 	if len(Names) != 17 {
-		t.Errorf("got %d names, want 17: a new diagnosis needs a README row and a test", len(Names))
+		t.Errorf("got %d names, want 17: a new diagnosis needs a row in docs/troubleshooting.md and a test", len(Names))
 	}
 }
 

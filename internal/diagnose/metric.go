@@ -25,7 +25,7 @@ func NewActive(reg prometheus.Registerer) (*Active, error) {
 	a := &Active{
 		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "uploader_diagnosis_info",
-			Help: "1 for each credential or storage diagnosis in force (see the README's troubleshooting table), 0 for the others.",
+			Help: "1 for each credential or storage diagnosis in force (see docs/troubleshooting.md), 0 for the others.",
 		}, []string{"name"}),
 		groups: map[string]List{},
 	}

@@ -17,29 +17,11 @@ import (
 //
 // A JPEG's frame header (SOF) comes after every APPn segment (EXIF, XMP,
 // ICC profile, Photoshop data), and for a file without a JFIF segment Go's
-// decoder reads on to the start of scan (SOS). Measured with
-// image.DecodeConfig as the smallest prefix that parses (the SOF offset in
-// parentheses), on the real files of the Go module cache:
-//
-//	camera and phone JPEGs with EXIF
-//	  Canon EOS 5D Mark III, 3840x2560 (dsoprea/go-exif NDM_8901.jpg) 36,087 (35,644)
-//	  Samsung Galaxy S7 (barasher/go-exiftool 20190404_131804.jpg)     24,624 (24,605)
-//	  Apple iPhone XS, 4032x3024 (h2non/bimg test_exif_full.jpg)       13,260 (12,817)
-//	  Canon EOS 40D via GIMP (h2non/bimg test_exif_canon.jpg)           5,817 (5,798)
-//	  Jolla phone, 3264x2448 (h2non/bimg test_exif.jpg)                 4,041 (3,598)
-//	  EXIF-only samples of ~50 cameras (rwcarlsen/goexif): APP1 segments up to 43,365
-//	edited JPEGs with an embedded print ICC profile
-//	  CMYK, Photoshop (kovidgoyal/imaging cmyk.jpg)                   594,626 (594,174)
-//	  CMYK US SWOP (kovidgoyal/imaging pizza-cmyk8-usswop.jpg)        557,543 (557,485)
-//	PNG (5,239 files) at most 1,262; GIF (37) at most 781; WebP (28) at most 30
-//
-// One EXIF segment is at most 64 KiB, but ICC profiles, XMP and vendor data
-// add segments of their own. 1 MiB covers the largest measured header
-// (594,626 bytes) with a margin of 1.7x and camera files with a margin of
-// 29x. A file beyond it (extended XMP, as phones store depth maps, can be
-// larger) is refused, which costs one cycle. Only the bytes the decoder
-// actually reads are held (13 to 37 KB for the camera files above), never
-// the whole bound, and they are all streamed on.
+// decoder reads on to the start of scan (SOS). 1 MiB covers the largest
+// header measured on real files (a Photoshop CMYK JPEG, 594,626 bytes) with a
+// margin of 1.7x: docs/measurements.md has the files and sizes. A file beyond
+// it is refused, which costs one cycle. Only the bytes the decoder actually
+// reads are held, never the whole bound, and they are all streamed on.
 const headerLookahead = 1 << 20
 
 // errHeaderBound is returned by the header reader once the bound was

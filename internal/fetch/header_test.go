@@ -142,7 +142,7 @@ func TestFetchHeader(t *testing.T) {
 		{name: "jpeg with JFIF", data: withSegments(jpg, jfif), width: 64, height: 64},
 		{name: "jpeg 4000x3000 gray", data: grayJPEG(t, 4000, 3000), width: 4000, height: 3000},
 		{
-			// The largest camera file measured (header.go) had 36 KB
+			// The largest camera file measured (docs/measurements.md) had 36 KB
 			// of APP1; a full 64 KiB EXIF segment and XMP exceed it.
 			name:  "jpeg with an EXIF block larger than a camera's",
 			data:  withSegments(jpg, exifSegment(0xffff-2), jpegSegment(0xe1, []byte("http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta/>"))),

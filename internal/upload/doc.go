@@ -20,8 +20,8 @@
 //     IfNoneMatch to CompleteMultipartUpload and both abort on failure, but
 //     manager aborts with the caller's ctx, so a cancelled upload leaves its
 //     multipart upload (and parts) behind; transfermanager aborts on a fresh
-//     context bounded by FailTimeout. Speed and memory were alike (1 GiB in
-//     ~5.6 s at 64-88 MB RSS with SDK defaults, measured against local MinIO).
+//     context bounded by FailTimeout. Speed and memory were alike
+//     (docs/measurements.md).
 //
 // Keys makes sortable, unique object keys.
 package upload

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make e2e: the uploader on a real Kubernetes control plane and node, for all
 # eight shipped overlays (static-keys, node-role, irsa, pod-identity x Job,
-# Deployment), on 127.0.0.1 only. See "End-to-end on a real cluster" in the
-# README for what it starts, proves and cannot prove.
+# Deployment), on 127.0.0.1 only. See README.md next to this file for what it
+# starts, proves and cannot prove.
 #
 # Starts, each as a background process with its state under one temporary
 # directory, and stops by PID at exit: etcd, kube-apiserver (TLS, RBAC,
