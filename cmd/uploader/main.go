@@ -11,6 +11,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,18 +45,36 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) > 0 {
 		cmd = args[0]
 	}
+	// Arguments first: help needs no configuration.
+	var policyReq policyRequest
 	switch cmd {
 	case "help", "-h", "-help", "--help":
 		return usage(stdout)
+	case "policy":
+		var err error
+		if policyReq, err = parsePolicy(args[1:], stdout); errors.Is(err, flag.ErrHelp) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	case "", "check", "healthcheck", "version", "--version":
+		if len(args) > 1 {
+			_ = usage(stdout)
+			if isHelp(args[1]) {
+				return nil
+			}
+			return fmt.Errorf("%s: unexpected arguments %q", cmd, args[1:])
+		}
+	default:
+		_ = usage(stdout)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	switch cmd {
 	case "version", "--version":
 		fmt.Fprintln(stdout, version)
 		return nil
 	case "healthcheck":
 		return healthcheck(ctx)
-	case "", "check", "policy":
-	default:
-		_ = usage(stdout)
-		return fmt.Errorf("unknown command %q", cmd)
 	}
 
 	cfg, awsCfg, err := loadAll(ctx)
@@ -62,7 +82,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if cmd == "policy" { // JSON only on stdout: no logger
-		return runPolicy(ctx, cfg, awsCfg, args[1:], stdout)
+		return runPolicy(ctx, cfg, awsCfg, policyReq, stdout)
 	}
 	logger := settings.Logger(stdout, cfg.LogFormat, cfg.LogLevel)
 	// A library that writes to the standard logger (the transfer manager does
@@ -73,6 +93,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runCheck(ctx, cfg, awsCfg, s3Client, stdout)
 	}
 	return runDaemon(ctx, cfg, awsCfg, s3Client, logger)
+}
+
+// isHelp reports whether a command-line argument asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
 }
 
 // usage prints the commands and every variable with its default and meaning.
