@@ -1,6 +1,8 @@
 package fetch
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -52,6 +54,9 @@ type Options struct {
 	MaxRedirects int
 	// UserAgent is sent with every request. Empty means DefaultUserAgent.
 	UserAgent string
+	// RootCAs are the certificate authorities an https server must chain
+	// to. Nil means the system's roots.
+	RootCAs *x509.CertPool
 	// Rand drives the "builtin:" source; a seeded Rand makes its images
 	// deterministic. Nil means a randomly seeded generator. The Client
 	// serialises its use, so the Rand must not be shared with other code.
@@ -76,23 +81,7 @@ type Client struct {
 // Zero-valued Options fields take their defaults; negative sizes and
 // durations are rejected.
 func New(sourceURL string, opts Options) (*Client, error) {
-	var errs []error
-	if opts.MaxBytes < 0 {
-		errs = append(errs, fmt.Errorf("max bytes: must be >= 0, got %d", opts.MaxBytes))
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"timeout", opts.Timeout},
-		{"dial timeout", opts.DialTimeout},
-		{"tls handshake timeout", opts.TLSHandshakeTimeout},
-		{"response header timeout", opts.ResponseHeaderTimeout},
-	} {
-		if d.v < 0 {
-			errs = append(errs, fmt.Errorf("%s: must be >= 0, got %q", d.name, d.v))
-		}
-	}
+	errs := checkOptions(opts)
 	source, redacted, err := parseSource(sourceURL)
 	if err != nil {
 		errs = append(errs, err)
@@ -112,10 +101,51 @@ func New(sourceURL string, opts Options) (*Client, error) {
 	if source == nil {
 		return c, nil
 	}
-	c.transport = newTransport(opts)
+	c.http = guardedClient(opts)
+	c.transport = c.http.Transport.(*http.Transport)
+	return c, nil
+}
+
+// HTTPClient returns an http.Client with the guards of a Client, for other
+// documents fetched from servers the configuration names (an OIDC issuer's
+// discovery document and keys): the timeouts of opts, at most MaxRedirects
+// redirects to http or https URLs, no connection to a link-local or
+// metadata address. It does not bound bodies: read them with [ReadBody] and
+// opts.MaxBytes. Options that only images use (Rand) are ignored.
+func HTTPClient(opts Options) (*http.Client, error) {
+	if err := errors.Join(checkOptions(opts)...); err != nil {
+		return nil, fmt.Errorf("new http client: %w", err)
+	}
+	return guardedClient(withDefaults(opts)), nil
+}
+
+// checkOptions returns a problem for each negative size or duration.
+func checkOptions(opts Options) []error {
+	var errs []error
+	if opts.MaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("max bytes: must be >= 0, got %d", opts.MaxBytes))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"timeout", opts.Timeout},
+		{"dial timeout", opts.DialTimeout},
+		{"tls handshake timeout", opts.TLSHandshakeTimeout},
+		{"response header timeout", opts.ResponseHeaderTimeout},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s: must be >= 0, got %q", d.name, d.v))
+		}
+	}
+	return errs
+}
+
+// guardedClient builds the http.Client of opts, defaults applied.
+func guardedClient(opts Options) *http.Client {
 	maxRedirects := opts.MaxRedirects
-	c.http = &http.Client{
-		Transport: c.transport,
+	return &http.Client{
+		Transport: newTransport(opts),
 		Timeout:   opts.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > maxRedirects {
@@ -129,7 +159,6 @@ func New(sourceURL string, opts Options) (*Client, error) {
 			return nil
 		},
 	}
-	return c, nil
 }
 
 func withDefaults(opts Options) Options {
@@ -230,6 +259,9 @@ func newTransport(opts Options) *http.Transport {
 	t.DialContext = dialer.DialContext
 	t.TLSHandshakeTimeout = opts.TLSHandshakeTimeout
 	t.ResponseHeaderTimeout = opts.ResponseHeaderTimeout
+	if opts.RootCAs != nil {
+		t.TLSClientConfig = &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12}
+	}
 	// Images are compressed already; asking for gzip would only hide the
 	// real Content-Length and let a small response inflate.
 	t.DisableCompression = true

@@ -194,17 +194,38 @@ func (b *body) Read(p []byte) (int, error) {
 
 // mapErr maps a read error to ErrTooLarge, ErrTruncated, or a wrapped error.
 func (b *body) mapErr(err error) error {
+	return b.client.errorf("%w", readErr(err, b.client.maxBytes))
+}
+
+// readErr maps an error reading a body through http.MaxBytesReader(maxBytes)
+// to ErrTooLarge, ErrTruncated, or a wrapped error.
+func readErr(err error, maxBytes int64) error {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return b.client.errorf("body exceeds %d bytes: %w", b.client.maxBytes, ErrTooLarge)
+		return fmt.Errorf("body exceeds %d bytes: %w", maxBytes, ErrTooLarge)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		// What the transport reports for a body shorter than its
 		// Content-Length or a chunked body cut off mid-stream.
-		return b.client.errorf("%w: %w", ErrTruncated, err)
+		return fmt.Errorf("%w: %w", ErrTruncated, err)
 	}
-	return b.client.errorf("read body: %w", err)
+	return fmt.Errorf("read body: %w", err)
 }
 
 // Close closes the response body.
 func (b *body) Close() error { return b.rc.Close() }
+
+// ReadBody reads a whole response body of at most maxBytes, for a small
+// document (not an image) fetched with an [HTTPClient]: a declared or actual
+// length over maxBytes is an error wrapping ErrTooLarge, a body cut short
+// one wrapping ErrTruncated. It does not close the body.
+func ReadBody(resp *http.Response, maxBytes int64) ([]byte, error) {
+	if resp.ContentLength > maxBytes {
+		return nil, fmt.Errorf("content length %d exceeds %d bytes: %w", resp.ContentLength, maxBytes, ErrTooLarge)
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(nil, resp.Body, maxBytes))
+	if err != nil {
+		return nil, readErr(err, maxBytes)
+	}
+	return b, nil
+}
