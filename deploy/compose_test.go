@@ -118,10 +118,14 @@ func TestCompose(t *testing.T) {
 		t.Errorf("uploader waits for minio-init to be %q, want %q", got, types.ServiceConditionCompletedSuccessfully)
 	}
 	for key, want := range map[string]string{
-		"S3_USE_PATH_STYLE":       "true",
-		"AWS_ENDPOINT_URL_S3":     "http://minio:9000",
-		"IMAGE_SOURCE_URL":        "builtin:",
-		"REQUIRE_CREDENTIAL_MODE": "static",
+		"S3_USE_PATH_STYLE":        "true",
+		"AWS_ENDPOINT_URL_S3":      "http://minio:9000",
+		"IMAGE_SOURCE_URL":         "builtin:",
+		"REQUIRE_CREDENTIAL_MODE":  "static",
+		"S3_SSE":                   "",
+		"S3_SSE_KMS_KEY_ID":        "",
+		"S3_BUCKET_KEY_ENABLED":    "false",
+		"S3_EXPECTED_BUCKET_OWNER": "",
 	} {
 		if got := up.Environment[key]; got == nil || *got != want {
 			t.Errorf("uploader env %s = %v, want %q", key, got, want)

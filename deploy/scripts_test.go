@@ -111,6 +111,10 @@ func TestEKSDemoDryRun(t *testing.T) {
 			if got, want := m.configMaps[0].Data["REQUIRE_CREDENTIAL_MODE"], reportedMode[mode]; got != want {
 				t.Errorf("REQUIRE_CREDENTIAL_MODE %q, want %q", got, want)
 			}
+			// The demo's bucket is the caller's: every request says so.
+			if got := m.configMaps[0].Data["S3_EXPECTED_BUCKET_OWNER"]; got != "111122223333" {
+				t.Errorf("S3_EXPECTED_BUCKET_OWNER %q, want the caller's account", got)
+			}
 			if mode == "irsa" {
 				if got := m.serviceAccounts[0].Annotations["eks.amazonaws.com/role-arn"]; got != "arn:aws:iam::111122223333:role/uploader-demo-irsa" {
 					t.Errorf("role-arn annotation %q, want the demo role", got)

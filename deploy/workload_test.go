@@ -201,6 +201,13 @@ func TestCredentialModes(t *testing.T) {
 			if m.configMaps[0].Data["AWS_REGION"] == "" {
 				t.Error("ConfigMap has no AWS_REGION")
 			}
+			// The S3 settings are there to edit, at values the uploader takes
+			// (an empty bool would not parse).
+			for key, want := range map[string]string{"S3_SSE": "", "S3_SSE_KMS_KEY_ID": "", "S3_BUCKET_KEY_ENABLED": "false", "S3_EXPECTED_BUCKET_OWNER": ""} {
+				if got, ok := m.configMaps[0].Data[key]; !ok || got != want {
+					t.Errorf("ConfigMap %s = %q (present %v), want %q", key, got, ok, want)
+				}
+			}
 			checkRegionFromConfigMap(t, m)
 			_, fromSecret := envFromSecret(m)
 			if (mode == "static-keys") != fromSecret {

@@ -32,6 +32,11 @@ type config struct {
 	KeyPrefix    string `envconfig:"S3_KEY_PREFIX" desc:"prefix of every object key, e.g. images/"`
 	UsePathStyle bool   `envconfig:"S3_USE_PATH_STYLE" default:"false" desc:"path-style addressing, for MinIO and other S3-compatible stores"`
 
+	SSE           upload.SSE       `envconfig:"S3_SSE" desc:"server-side encryption of each object: empty (the bucket's default), AES256, aws:kms or aws:kms:dsse"`
+	SSEKMSKeyID   string           `envconfig:"S3_SSE_KMS_KEY_ID" desc:"with aws:kms*: the KMS key id, key ARN or alias ARN (empty: the bucket's default key, else aws/s3)"`
+	BucketKey     bool             `envconfig:"S3_BUCKET_KEY_ENABLED" default:"false" desc:"with aws:kms: S3 Bucket Keys (fewer KMS calls; the encryption context is the bucket's ARN, not the object's)"`
+	ExpectedOwner upload.AccountID `envconfig:"S3_EXPECTED_BUCKET_OWNER" desc:"12-digit account id the bucket must belong to, sent on every S3 request (x-amz-expected-bucket-owner); empty: not checked"`
+
 	SourceURL     string           `envconfig:"IMAGE_SOURCE_URL" default:"https://picsum.photos/1024/768" desc:"http(s) URL answering with a random image, or builtin: for an image made in process"`
 	MaxImageBytes settings.Decimal `envconfig:"MAX_IMAGE_BYTES" default:"33554432" min:"1" max:"5368709120" desc:"largest image accepted, in bytes (at most 5 GiB)"`
 	FetchTimeout  time.Duration    `envconfig:"FETCH_TIMEOUT" default:"30s" min:"100ms" max:"1h" desc:"bound on one download, headers and body; the body streams into S3, so this bounds the upload too"`
@@ -82,6 +87,7 @@ func (c *config) validate() []error {
 	if err := upload.CheckPrefix(c.KeyPrefix); err != nil {
 		bad("S3_KEY_PREFIX", "%v", err)
 	}
+	p = append(p, c.encryption().Problems()...)
 	if fetch.CheckSource(c.SourceURL) != nil {
 		bad("IMAGE_SOURCE_URL", "must be an http(s) URL or builtin:, got %q", fetch.RedactURL(c.SourceURL))
 	}
@@ -91,6 +97,11 @@ func (c *config) validate() []error {
 		}
 	}
 	return p
+}
+
+// encryption is what every write asks S3 for.
+func (c *config) encryption() upload.Encryption {
+	return upload.Encryption{SSE: c.SSE, KMSKeyID: c.SSEKMSKeyID, BucketKey: c.BucketKey}
 }
 
 // LogValue is the effective configuration for the start line, each variable

@@ -12,6 +12,7 @@ import (
 	"github.com/eks-least-privilege/uploader/internal/fetch"
 	"github.com/eks-least-privilege/uploader/internal/settings"
 	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/internal/upload"
 )
 
 // setEnv sets the environment of a test: base plus overrides, every config
@@ -104,6 +105,9 @@ func TestLoadConfigListsEveryProblem(t *testing.T) {
 		"S3_KEY_PREFIX":                   "/a b",
 		"FETCH_TIMEOUT":                   "soon",
 		"REQUIRE_CREDENTIAL_MODE":         "irsa,magic",
+		"S3_SSE":                          "aws:kms:sse",
+		"S3_EXPECTED_BUCKET_OWNER":        "1111-2222-3333",
+		"S3_BUCKET_KEY_ENABLED":           "yes",
 	})
 	_, err := loadConfig()
 	if err == nil {
@@ -124,6 +128,9 @@ func TestLoadConfigListsEveryProblem(t *testing.T) {
 		`REQUIRE_CREDENTIAL_MODE: `,
 		`"magic"`,
 		`FETCH_TIMEOUT: cannot parse "soon"`,
+		`S3_SSE: must be empty (the bucket's default), AES256, aws:kms or aws:kms:dsse, got "aws:kms:sse"`,
+		`S3_EXPECTED_BUCKET_OWNER: must be a 12-digit AWS account id, got "1111-2222-3333"`,
+		`S3_BUCKET_KEY_ENABLED: cannot parse "yes"`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q; got:\n%s", want, msg)
@@ -205,5 +212,86 @@ func TestDefaultsHaveOneOwner(t *testing.T) {
 	}
 	if cfg.LogLevel.Level != slog.LevelInfo || cfg.LeastPrivilege != cycle.LeastPrivilegeOff {
 		t.Errorf("log level %v, least privilege %q: want info and off", cfg.LogLevel.Level, cfg.LeastPrivilege)
+	}
+}
+
+// The encryption settings go together: a key or a bucket key only with KMS,
+// a bucket key not with DSSE-KMS; any key name is taken as given.
+func TestLoadConfigEncryption(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want upload.Encryption
+		errs []string
+	}{
+		{name: "unset: the bucket's default", want: upload.Encryption{}},
+		{name: "AES256", env: map[string]string{"S3_SSE": "AES256"}, want: upload.Encryption{SSE: upload.SSES3}},
+		{name: "kms with a MinIO key name and bucket key",
+			env:  map[string]string{"S3_SSE": "aws:kms", "S3_SSE_KMS_KEY_ID": "uploader-key", "S3_BUCKET_KEY_ENABLED": "true"},
+			want: upload.Encryption{SSE: upload.SSEKMS, KMSKeyID: "uploader-key", BucketKey: true}},
+		{name: "kms with an alias ARN",
+			env:  map[string]string{"S3_SSE": "aws:kms", "S3_SSE_KMS_KEY_ID": "arn:aws:kms:eu-west-1:111122223333:alias/uploads"},
+			want: upload.Encryption{SSE: upload.SSEKMS, KMSKeyID: "arn:aws:kms:eu-west-1:111122223333:alias/uploads"}},
+		{name: "dsse with a key", env: map[string]string{"S3_SSE": "aws:kms:dsse", "S3_SSE_KMS_KEY_ID": "k"},
+			want: upload.Encryption{SSE: upload.SSEKMSDSSE, KMSKeyID: "k"}},
+		{name: "key without kms", env: map[string]string{"S3_SSE": "AES256", "S3_SSE_KMS_KEY_ID": "k", "S3_BUCKET_KEY_ENABLED": "true"},
+			errs: []string{`S3_SSE_KMS_KEY_ID: needs S3_SSE=aws:kms or aws:kms:dsse, S3_SSE is "AES256"`,
+				`S3_BUCKET_KEY_ENABLED: needs S3_SSE=aws:kms (S3 Bucket Keys do not apply to SSE-S3), S3_SSE is "AES256"`}},
+		{name: "bucket key with dsse", env: map[string]string{"S3_SSE": "aws:kms:dsse", "S3_BUCKET_KEY_ENABLED": "true"},
+			errs: []string{`S3_BUCKET_KEY_ENABLED: needs S3_SSE=aws:kms (S3 Bucket Keys do not apply to DSSE-KMS), S3_SSE is "aws:kms:dsse"`}},
+		{name: "key with a bad S3_SSE: each reported once", env: map[string]string{"S3_SSE": "kms", "S3_SSE_KMS_KEY_ID": "k"},
+			errs: []string{`S3_SSE: must be empty`, `S3_SSE_KMS_KEY_ID: needs S3_SSE=aws:kms or aws:kms:dsse`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"S3_BUCKET_NAME": "my-bucket"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			setEnv(t, env)
+			cfg, err := loadConfig()
+			if tt.errs == nil {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				if got := cfg.encryption(); got != tt.want {
+					t.Errorf("got %+v, want %+v", got, tt.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got no error, want %q", tt.errs)
+			}
+			for _, want := range tt.errs {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q; got:\n%s", want, err)
+				}
+			}
+			if strings.Contains(err.Error(), `S3_SSE is ""`) {
+				t.Errorf("error blames an empty S3_SSE:\n%s", err)
+			}
+		})
+	}
+}
+
+// The start line shows the encryption and the expected owner (neither is a
+// secret), under the variables' names.
+func TestConfigLogValueShowsS3Settings(t *testing.T) {
+	setEnv(t, map[string]string{"S3_BUCKET_NAME": "my-bucket", "S3_SSE": "aws:kms", "S3_SSE_KMS_KEY_ID": "uploader-key",
+		"S3_EXPECTED_BUCKET_OWNER": "111122223333"})
+	cfg, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("uploader starting", "config", cfg)
+	for _, want := range []string{`"s3_sse":"aws:kms"`, `"s3_sse_kms_key_id":"uploader-key"`, `"s3_bucket_key_enabled":false`,
+		`"s3_expected_bucket_owner":"111122223333"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("start line lacks %s: %s", want, buf.String())
+		}
+	}
+	if cfg.ExpectedOwner != "111122223333" {
+		t.Errorf("expected owner: got %q", cfg.ExpectedOwner)
 	}
 }

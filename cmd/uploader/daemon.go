@@ -34,7 +34,8 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 	if err != nil {
 		return err
 	}
-	uploader := upload.New(s3Client, cfg.Bucket, upload.Options{Logger: logger, AbortFailures: aborts})
+	uploader := upload.New(s3Client, cfg.Bucket, upload.Options{Logger: logger, AbortFailures: aborts,
+		Encryption: cfg.encryption(), ExpectedBucketOwner: cfg.ExpectedOwner})
 	fetcher, err := fetch.New(cfg.SourceURL, fetch.Options{MaxBytes: int64(cfg.MaxImageBytes), Timeout: cfg.FetchTimeout})
 	if err != nil {
 		return fmt.Errorf("IMAGE_SOURCE_URL: %w", err)

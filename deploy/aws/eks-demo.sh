@@ -7,7 +7,9 @@
 #
 # Environment: MODE (required), CLUSTER_NAME (uploader-demo), NODEGROUP_NAME
 # (default), AWS_REGION (eu-west-1), S3_BUCKET_NAME (uploader-demo-<account>-
-# <region>), S3_KEY_PREFIX (uploads/), IMAGE (repository:tag of the uploader
+# <region>), S3_KEY_PREFIX (uploads/), S3_SSE, S3_SSE_KMS_KEY_ID and
+# S3_BUCKET_KEY_ENABLED (empty, empty, false: the bucket's default encryption),
+# S3_EXPECTED_BUCKET_OWNER (the caller's account), IMAGE (repository:tag of the uploader
 # image), WORK_DIR (dist/eks-demo/<mode>: the generated kustomization),
 # DRY_RUN=1 (print every aws/kubectl/eksctl call instead of making it).
 # The cluster comes from deploy/aws/cluster.yaml. Idempotent: run it again
@@ -33,6 +35,12 @@ trap 'rm -rf "$TMP"' EXIT
 
 ACCOUNT_ID=$(account_id)
 S3_BUCKET_NAME=${S3_BUCKET_NAME:-$(default_bucket "$ACCOUNT_ID")}
+S3_SSE=${S3_SSE:-}
+S3_SSE_KMS_KEY_ID=${S3_SSE_KMS_KEY_ID:-}
+S3_BUCKET_KEY_ENABLED=${S3_BUCKET_KEY_ENABLED:-false}
+# The demo makes the bucket in the caller's account: S3 refuses every request
+# if it turns out to be someone else's.
+S3_EXPECTED_BUCKET_OWNER=${S3_EXPECTED_BUCKET_OWNER:-$ACCOUNT_ID}
 POLICY_ARN="arn:aws:iam::$ACCOUNT_ID:policy/$POLICY_NAME"
 TAGS=("Key=$TAG_KEY,Value=$TAG_VALUE")
 
@@ -178,6 +186,8 @@ write_kustomization() {
       "  - name: ghcr.io/eks-least-privilege/uploader" "    newName: ${IMAGE%:*}" "    newTag: ${IMAGE##*:}" \
       "configMapGenerator:" "  - name: uploader-config" "    behavior: merge" "    literals:" \
       "      - S3_BUCKET_NAME=$S3_BUCKET_NAME" "      - S3_KEY_PREFIX=$S3_KEY_PREFIX" \
+      "      - S3_SSE=$S3_SSE" "      - S3_SSE_KMS_KEY_ID=$S3_SSE_KMS_KEY_ID" \
+      "      - S3_BUCKET_KEY_ENABLED=$S3_BUCKET_KEY_ENABLED" "      - S3_EXPECTED_BUCKET_OWNER=$S3_EXPECTED_BUCKET_OWNER" \
       "      - AWS_REGION=$AWS_REGION" "      - LEAST_PRIVILEGE_CHECK=enforce"
     if [[ "$MODE" == irsa ]]; then
       printf '%s\n' "patches:" "  - target:" "      kind: ServiceAccount" "      name: $SERVICE_ACCOUNT" \

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -80,6 +81,13 @@ type Options struct {
 	// AbortFailures counts them by reason (see NewAbortFailures). Nil
 	// counts nothing.
 	AbortFailures *prometheus.CounterVec
+	// Encryption is asked of S3 on the put and on CreateMultipartUpload (the
+	// parts inherit it). Zero: the bucket's default encryption.
+	Encryption Encryption
+	// ExpectedBucketOwner is sent on every request (the put, and the create,
+	// part, complete and abort calls of a multipart upload): S3 answers 403
+	// when the bucket belongs to another account. Empty: not sent.
+	ExpectedBucketOwner AccountID
 }
 
 // Uploader writes streams to one bucket. It is safe for concurrent use.
@@ -91,6 +99,8 @@ type Uploader struct {
 	// with the SDK's checksum intact (see doc.go).
 	stream     bool
 	maxPutSize int64
+	encryption Encryption
+	owner      AccountID
 }
 
 // Result describes a stored object.
@@ -126,7 +136,8 @@ func New(client API, bucket string, opts Options) *Uploader {
 		o.Concurrency = opts.Concurrency
 		o.FailTimeout = opts.AbortTimeout
 	})
-	return &Uploader{client: client, bucket: bucket, tm: tm, stream: canStream(client), maxPutSize: opts.MaxPutSize}
+	return &Uploader{client: client, bucket: bucket, tm: tm, stream: canStream(client), maxPutSize: opts.MaxPutSize,
+		encryption: opts.Encryption, owner: opts.ExpectedBucketOwner}
 }
 
 // Upload stores body under key with meta. size is the body's exact length,
@@ -162,15 +173,18 @@ func (u *Uploader) Upload(ctx context.Context, key string, body io.Reader, size 
 }
 
 func (u *Uploader) put(ctx context.Context, key string, body io.Reader, size int64, meta Metadata) (Result, error) {
-	out, err := u.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:        aws.String(u.bucket),
-		Key:           aws.String(key),
-		Body:          body,
-		ContentLength: aws.Int64(size),
-		ContentType:   nonEmpty(meta.ContentType),
-		Metadata:      meta.user(),
-		IfNoneMatch:   aws.String("*"),
-	}, withChecksums, func(o *s3.Options) {
+	in := &s3.PutObjectInput{
+		Bucket:              aws.String(u.bucket),
+		Key:                 aws.String(key),
+		Body:                body,
+		ContentLength:       aws.Int64(size),
+		ContentType:         nonEmpty(meta.ContentType),
+		Metadata:            meta.user(),
+		IfNoneMatch:         aws.String("*"),
+		ExpectedBucketOwner: u.owner.Header(),
+	}
+	u.encryption.PutObject(in)
+	out, err := u.client.PutObject(ctx, in, withChecksums, func(o *s3.Options) {
 		// A stream cannot be read twice to hash it for SigV4. Over https the
 		// checksum middleware already signs STREAMING-UNSIGNED-PAYLOAD-TRAILER
 		// and this is a no-op; it matters when checksums are turned off.
@@ -187,13 +201,20 @@ func (u *Uploader) put(ctx context.Context, key string, body io.Reader, size int
 }
 
 func (u *Uploader) multipart(ctx context.Context, key string, body io.Reader, size int64, meta Metadata) (Result, error) {
+	// The transfer manager copies the owner to every call it makes (create,
+	// parts, complete, abort) and the encryption to CreateMultipartUpload (or
+	// to the single put of a body smaller than one part).
 	in := &transfermanager.UploadObjectInput{
-		Bucket:      aws.String(u.bucket),
-		Key:         aws.String(key),
-		Body:        body,
-		ContentType: nonEmpty(meta.ContentType),
-		Metadata:    meta.user(),
-		IfNoneMatch: aws.String("*"),
+		Bucket:               aws.String(u.bucket),
+		Key:                  aws.String(key),
+		Body:                 body,
+		ContentType:          nonEmpty(meta.ContentType),
+		Metadata:             meta.user(),
+		IfNoneMatch:          aws.String("*"),
+		ExpectedBucketOwner:  u.owner.Header(),
+		ServerSideEncryption: tmtypes.ServerSideEncryption(u.encryption.SSE),
+		SSEKMSKeyID:          nonEmpty(u.encryption.KMSKeyID),
+		BucketKeyEnabled:     u.encryption.bucketKey(),
 	}
 	if size >= 0 {
 		in.ContentLength = aws.Int64(size)
