@@ -43,7 +43,7 @@ standin_env() {
 echo "== MinIO on $endpoint, trusting the stand-in issuer for IRSA (role policy putonly)"
 mapfile -t minio_oidc < <(grep '^MINIO_IDENTITY_OPENID_' "$work/standin.env")
 start_minio "$s3_port" "${minio_oidc[@]}"
-putonly_user "$bucket" "" "$user" "$secret"
+putonly_user "$bucket" static/ "$user" "$secret"
 # MinIO can answer before its IAM data is loaded: read the binding back.
 for _ in $(seq 100); do
   mc --quiet admin user info demo "$user" 2>/dev/null | grep -q putonly && break
@@ -74,6 +74,10 @@ for mode in static node-role irsa pod-identity; do
   run_env=("${common[@]}" "${mode_env[@]}" S3_KEY_PREFIX="$mode/" REQUIRE_CREDENTIAL_MODE="$mode")
   echo
   echo "=================== $mode ==================="
+  # Each mode writes under its own prefix, so the one put-only policy (the
+  # user's and the IRSA role's) is rendered for that prefix: a put outside
+  # it, which uploader check probes, must be denied.
+  putonly_policy "$bucket" "$mode/"
   echo "-- uploader check (identity and least-privilege table)"
   if ! env -i "${run_env[@]}" "$uploader" check; then failed+=("$mode: check"); fi
   echo "-- uploader, two uploads (its log)"

@@ -42,16 +42,29 @@ start_minio() {
   return 1
 }
 
-# putonly_user BUCKET PREFIX USER SECRET: the bucket, a policy "putonly" that is
-# deploy/aws/iam-policy.json (s3:PutObject on BUCKET/PREFIX* and nothing else;
-# an empty PREFIX is the whole bucket), and a user bound to it.
-putonly_user() {
-  local bucket=$1 prefix=$2 user=$3 secret=$4
+# putonly_policy BUCKET PREFIX: (re)creates the MinIO policy "putonly" as
+# deploy/aws/iam-policy.json renders for BUCKET and PREFIX: s3:PutObject on
+# BUCKET/PREFIX* and nothing else (an empty PREFIX is the whole bucket). The
+# users, roles and temporary credentials bound to it follow at once.
+putonly_policy() {
+  local bucket=$1 prefix=$2
   sed -e "s|{{BUCKET}}|$bucket|g" -e "s|{{PREFIX}}|$prefix|g" \
     "$(dirname "${BASH_SOURCE[0]}")/../deploy/aws/iam-policy.json" >"$work/policy.json"
-  echo "== bucket $bucket, policy putonly (s3:PutObject on $bucket/$prefix* only), user $user bound to it"
-  mc --quiet mb "demo/$bucket" >/dev/null
+  if grep -q '{{' "$work/policy.json"; then
+    echo "deploy/aws/iam-policy.json has a placeholder this script does not fill" >&2
+    return 1
+  fi
   mc --quiet admin policy create demo putonly "$work/policy.json" >/dev/null
+  echo "== policy putonly: s3:PutObject on $bucket/$prefix* only"
+}
+
+# putonly_user BUCKET PREFIX USER SECRET: the bucket, the policy "putonly" for
+# PREFIX (putonly_policy), and a user bound to it.
+putonly_user() {
+  local bucket=$1 prefix=$2 user=$3 secret=$4
+  mc --quiet mb "demo/$bucket" >/dev/null
+  putonly_policy "$bucket" "$prefix"
+  echo "== bucket $bucket, user $user bound to policy putonly"
   mc --quiet admin user add demo "$user" "$secret" >/dev/null
   mc --quiet admin policy attach demo putonly --user "$user" >/dev/null
 }

@@ -27,10 +27,13 @@ const (
 // and GetCallerIdentity. Every secret it hands out contains the canary.
 type stsServer struct {
 	*httptest.Server
-	calls    atomic.Int64 // GetCallerIdentity calls
-	denyAll  bool         // answer every action with AccessDenied
-	noCaller bool         // answer GetCallerIdentity with NotImplemented, as MinIO does
-	keys     atomic.Int64 // issued access keys, for distinct ids
+	calls   atomic.Int64 // GetCallerIdentity calls
+	denyAll bool         // answer every action with AccessDenied
+	// callerStatus and callerCode, when set, are GetCallerIdentity's error
+	// answer (MinIO's is 400 InvalidParameterValue).
+	callerStatus int
+	callerCode   string
+	keys         atomic.Int64 // issued access keys, for distinct ids
 }
 
 func newSTS(t *testing.T, configure func(*stsServer)) *stsServer {
@@ -62,8 +65,8 @@ func (s *stsServer) serve(w http.ResponseWriter, r *http.Request) {
 	switch action {
 	case "GetCallerIdentity":
 		s.calls.Add(1)
-		if s.noCaller {
-			stsError(http.StatusNotImplemented, "NotImplemented")
+		if s.callerCode != "" {
+			stsError(s.callerStatus, s.callerCode)
 			return
 		}
 		fmt.Fprintf(w, `<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:sts::%s:assumed-role/uploader/sess</Arn><UserId>AROAEXAMPLE:sess</UserId><Account>%s</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></GetCallerIdentityResponse>`, testAccount, testAccount)

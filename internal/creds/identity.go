@@ -26,9 +26,9 @@ type Identity struct {
 	CallerARN   string // sts:GetCallerIdentity Arn
 	Account     string // sts:GetCallerIdentity Account, or the account the provider reported
 	// CallerUnavailable is "unavailable: <short reason>" when
-	// sts:GetCallerIdentity failed (S3-compatible stores such as MinIO do
-	// not implement it), CallerNotLookedUp when it was not asked, empty
-	// otherwise.
+	// sts:GetCallerIdentity failed, followed by why when the endpoint does not
+	// implement it (S3-compatible stores such as MinIO do not),
+	// CallerNotLookedUp when it was not asked, empty otherwise.
 	CallerUnavailable string
 	Expires           time.Time // when the credentials expire (after the SDK's expiry window), if CanExpire
 	CanExpire         bool      // the credentials are temporary
@@ -105,6 +105,9 @@ func lookupCaller(ctx context.Context, client *sts.Client, id *Identity) {
 	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		id.CallerUnavailable = "unavailable: " + shortReason(err)
+		if callerLookupNotImplemented(err) {
+			id.CallerUnavailable += ": " + callerNotImplemented
+		}
 		return
 	}
 	id.CallerARN = aws.ToString(out.Arn)

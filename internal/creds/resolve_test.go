@@ -3,6 +3,7 @@ package creds
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -185,17 +186,32 @@ func TestResolveWithSDKProviders(t *testing.T) {
 }
 
 func TestResolveCallerUnavailable(t *testing.T) {
-	sts := newSTS(t, func(s *stsServer) { s.noCaller = true })
-	_, resolve := loadConfig(t, sts, map[string]string{"AWS_ACCESS_KEY_ID": "minioadmin", "AWS_SECRET_ACCESS_KEY": canary})
-	id, err := resolve()
-	if err != nil {
-		t.Fatalf("resolve: %v", err)
+	tests := []struct {
+		name   string
+		status int
+		code   string
+		want   string
+	}{
+		{"minio", http.StatusBadRequest, "InvalidParameterValue", "unavailable: InvalidParameterValue (http 400): " + callerNotImplemented},
+		{"not implemented", http.StatusNotImplemented, "NotImplemented", "unavailable: NotImplemented (http 501): " + callerNotImplemented},
+		{"unknown action", http.StatusBadRequest, "InvalidAction", "unavailable: InvalidAction (http 400): " + callerNotImplemented},
+		{"denied", http.StatusForbidden, "AccessDenied", "unavailable: AccessDenied (http 403)"},
 	}
-	if want := "unavailable: NotImplemented (http 501)"; id.CallerUnavailable != want {
-		t.Errorf("caller unavailable: got %q, want %q", id.CallerUnavailable, want)
-	}
-	if id.Mode != ModeStatic || id.AccessKeyID != "****dmin" || id.CallerARN != "" || id.RoleARN != "" {
-		t.Errorf("identity: got %+v, want static ****dmin without caller", id)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sts := newSTS(t, func(s *stsServer) { s.callerStatus, s.callerCode = tt.status, tt.code })
+			_, resolve := loadConfig(t, sts, map[string]string{"AWS_ACCESS_KEY_ID": "minioadmin", "AWS_SECRET_ACCESS_KEY": canary})
+			id, err := resolve()
+			if err != nil {
+				t.Fatalf("resolve: %v", err)
+			}
+			if id.CallerUnavailable != tt.want {
+				t.Errorf("caller unavailable: got %q, want %q", id.CallerUnavailable, tt.want)
+			}
+			if id.Mode != ModeStatic || id.AccessKeyID != "****dmin" || id.CallerARN != "" || id.RoleARN != "" {
+				t.Errorf("identity: got %+v, want static ****dmin without caller", id)
+			}
+		})
 	}
 }
 
