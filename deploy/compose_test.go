@@ -17,7 +17,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	uploaderpolicy "github.com/eks-least-privilege/uploader/internal/policy"
-	"github.com/eks-least-privilege/uploader/internal/standin"
+	"github.com/eks-least-privilege/uploader/standin"
 )
 
 // composeProject loads ../docker-compose.yaml with every profile, offline,

@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/eks-least-privilege/uploader/internal/probes"
-	"github.com/eks-least-privilege/uploader/internal/standin"
+	"github.com/eks-least-privilege/uploader/standin"
 )
 
 func main() {

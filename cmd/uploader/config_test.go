@@ -11,8 +11,8 @@ import (
 	"github.com/eks-least-privilege/uploader/internal/cycle"
 	"github.com/eks-least-privilege/uploader/internal/fetch"
 	"github.com/eks-least-privilege/uploader/internal/settings"
-	"github.com/eks-least-privilege/uploader/internal/testenv"
 	"github.com/eks-least-privilege/uploader/internal/upload"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // setEnv sets the environment of a test: base plus overrides, every config

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eks-least-privilege/uploader/internal/standin"
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/standin"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // TestCheckNamesDiagnoses runs `uploader check` against the stand-ins in

@@ -7,8 +7,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/test/miniotest"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // Width and height, read from the image header, arrive in MinIO as

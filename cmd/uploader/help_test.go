@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // TestHelpNeedsNoConfiguration: every command's --help prints help and

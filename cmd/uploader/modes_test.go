@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
-	"github.com/eks-least-privilege/uploader/internal/standin"
-	"github.com/eks-least-privilege/uploader/internal/standin/standintest"
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/standin"
+	"github.com/eks-least-privilege/uploader/test/miniotest"
+	"github.com/eks-least-privilege/uploader/test/standintest"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // modesFixture is a MinIO server trusting the stand-ins' OIDC issuer, with a

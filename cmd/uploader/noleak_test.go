@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/test/miniotest"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // inNetns marks the re-executed test binary running inside the namespace.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eks-least-privilege/uploader/internal/standin"
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/standin"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // policyDoc is an IAM policy document as aws iam create-policy and

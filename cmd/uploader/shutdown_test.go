@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/test/miniotest"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // trickleMetrics connects to the metrics port and sends a request whose body

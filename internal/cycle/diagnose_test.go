@@ -18,8 +18,8 @@ import (
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
 	"github.com/eks-least-privilege/uploader/internal/diagnose"
-	"github.com/eks-least-privilege/uploader/internal/testenv"
 	"github.com/eks-least-privilege/uploader/internal/upload"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // TestFailureLinesCarryDiagnoses: an upload refused for its checksum is

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/smithy-go"
-	"github.com/eks-least-privilege/uploader/internal/standin"
+	"github.com/eks-least-privilege/uploader/standin"
 )
 
 func newIssuer(t *testing.T, now time.Time) *standin.Issuer {

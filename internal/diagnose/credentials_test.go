@@ -10,7 +10,7 @@ import (
 
 	"github.com/aws/smithy-go"
 	"github.com/eks-least-privilege/uploader/internal/creds"
-	"github.com/eks-least-privilege/uploader/internal/standin"
+	"github.com/eks-least-privilege/uploader/standin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )

@@ -9,8 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/eks-least-privilege/uploader/internal/creds"
-	"github.com/eks-least-privilege/uploader/internal/standin"
-	"github.com/eks-least-privilege/uploader/internal/standin/standintest"
+	"github.com/eks-least-privilege/uploader/standin"
+	"github.com/eks-least-privilege/uploader/test/standintest"
 )
 
 // TestTokenAudienceAtSTS writes IRSA tokens of the wrong audience with the

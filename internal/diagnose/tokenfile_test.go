@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 func TestTokenFile(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
 	"github.com/eks-least-privilege/uploader/internal/policy"
-	"github.com/eks-least-privilege/uploader/internal/standin"
+	"github.com/eks-least-privilege/uploader/standin"
 )
 
 // TestTrustPolicyFillsInputs: what is given wins, then the downward API,

@@ -21,8 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/test/miniotest"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 var _ API = (*s3.Client)(nil)

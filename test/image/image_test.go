@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/test/miniotest"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 func TestImageUploadsHardened(t *testing.T) {

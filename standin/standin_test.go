@@ -17,7 +17,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 func fakeMint(ctx context.Context) (Credentials, error) {

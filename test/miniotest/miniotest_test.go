@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/test/miniotest"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // The put-only user may write under its prefix and nowhere else in the

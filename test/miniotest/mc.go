@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/eks-least-privilege/uploader/internal/policy"
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // MCModule is the pinned MinIO client used for admin set-up (users, policies).

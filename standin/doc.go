@@ -1,5 +1,8 @@
-// Package standin provides loopback stand-ins for AWS identity endpoints, for
-// local development and tests; never for production.
+// Package standin provides loopback stand-ins for AWS identity endpoints:
+// development tooling, never product code and never for production. It is
+// shipped by cmd/standin (the Dockerfile's "standin" target, which the compose
+// profiles and the end-to-end suite run) and used by tests through
+// test/standintest.
 //
 // Each stand-in is a plain http.Handler served on a loopback listener:
 //

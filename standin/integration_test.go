@@ -12,10 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
-	"github.com/eks-least-privilege/uploader/internal/miniotest"
-	"github.com/eks-least-privilege/uploader/internal/standin"
-	"github.com/eks-least-privilege/uploader/internal/standin/standintest"
-	"github.com/eks-least-privilege/uploader/internal/testenv"
+	"github.com/eks-least-privilege/uploader/standin"
+	"github.com/eks-least-privilege/uploader/test/miniotest"
+	"github.com/eks-least-privilege/uploader/test/standintest"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // fixture is the shared set-up of the credential-mode tests.
