@@ -234,3 +234,16 @@ func headingAnchors(text string) []string {
 	}
 	return anchors
 }
+
+// TestREADMESize keeps the README a ten-minute read: details belong one link
+// away, in docs/ or next to what they describe.
+func TestREADMESize(t *testing.T) {
+	const limit = 12 << 10
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > limit {
+		t.Errorf("README.md: got %d bytes, want at most %d: move details to docs/ and link them", len(b), limit)
+	}
+}
