@@ -61,7 +61,7 @@ func runCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Cli
 	}
 	_ = id.WriteTable(stdout)
 	_ = diagnoses.WriteText(stdout)
-	report, err := privilege.Check(ctx, client, cfg.Bucket, cfg.KeyPrefix, privilege.Options{})
+	report, err := privilege.Check(ctx, client, cfg.Bucket, cfg.KeyPrefix, cfg.checkOptions())
 	if err != nil {
 		_ = diagnose.Storage(err, time.Now()).WriteText(stdout)
 		return fmt.Errorf("least-privilege check: %w", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/eks-least-privilege/uploader/internal/creds"
 	"github.com/eks-least-privilege/uploader/internal/cycle"
 	"github.com/eks-least-privilege/uploader/internal/fetch"
+	"github.com/eks-least-privilege/uploader/internal/privilege"
 	"github.com/eks-least-privilege/uploader/internal/settings"
 	"github.com/eks-least-privilege/uploader/internal/upload"
 )
@@ -102,6 +103,11 @@ func (c *config) validate() []error {
 // encryption is what every write asks S3 for.
 func (c *config) encryption() upload.Encryption {
 	return upload.Encryption{SSE: c.SSE, KMSKeyID: c.SSEKMSKeyID, BucketKey: c.BucketKey}
+}
+
+// checkOptions make the least-privilege probes carry what the uploads do.
+func (c *config) checkOptions() privilege.Options {
+	return privilege.Options{Encryption: c.encryption(), ExpectedBucketOwner: c.ExpectedOwner}
 }
 
 // LogValue is the effective configuration for the start line, each variable

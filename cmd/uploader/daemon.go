@@ -71,7 +71,8 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 	// Bounded: a credential endpoint that never answers must not hang the start.
 	sctx2, cancel := context.WithTimeout(gctx, cfg.CycleTimeout)
 	id, err := cycle.Start(sctx2, gate, cycle.StartOptions{LeastPrivilege: cfg.LeastPrivilege,
-		Client: s3Client, Bucket: cfg.Bucket, Prefix: cfg.KeyPrefix, Registerer: reg, Logger: logger, Explainer: explainer})
+		Client: s3Client, Bucket: cfg.Bucket, Prefix: cfg.KeyPrefix, Check: cfg.checkOptions(),
+		Registerer: reg, Logger: logger, Explainer: explainer})
 	cancel()
 	if err != nil {
 		stop()

@@ -41,6 +41,7 @@ type StartOptions struct {
 	LeastPrivilege LeastPrivilege
 	Client         privilege.API // S3, for the least-privilege check
 	Bucket, Prefix string
+	Check          privilege.Options     // the encryption and expected owner the probes carry
 	Registerer     prometheus.Registerer // uploader_least_privilege_ok, when the check runs
 	Logger         *slog.Logger
 	// Explainer holds what the credential watcher diagnosed while the gate
@@ -89,7 +90,7 @@ func Start(ctx context.Context, gate *Gate, opts StartOptions) (creds.Identity, 
 	if err != nil {
 		return id, err
 	}
-	report, err := privilege.Check(ctx, opts.Client, opts.Bucket, opts.Prefix, privilege.Options{})
+	report, err := privilege.Check(ctx, opts.Client, opts.Bucket, opts.Prefix, opts.Check)
 	gauge.Set(report, err)
 	enforce := opts.LeastPrivilege == LeastPrivilegeEnforce
 	switch {

@@ -14,8 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/eks-least-privilege/uploader/internal/failure"
+	"github.com/eks-least-privilege/uploader/internal/upload"
 )
 
 // API is the part of the S3 client [Check] calls; *s3.Client satisfies it.
@@ -41,6 +43,12 @@ const probeTimeout = 10 * time.Second
 type Options struct {
 	// Rand supplies the random part of the check keys; nil means crypto/rand.
 	Rand io.Reader
+	// Encryption is asked on the probe puts, as on the uploads: a bucket
+	// policy that demands it would otherwise deny the probe, not the upload.
+	Encryption upload.Encryption
+	// ExpectedBucketOwner is sent on every probe that names the bucket
+	// (all but ListBuckets). Empty: not sent, and the report says so.
+	ExpectedBucketOwner upload.AccountID
 }
 
 // Check probes what the S3 client's identity may do in bucket, without
@@ -75,7 +83,8 @@ func Check(ctx context.Context, client API, bucket, prefix string, opts Options)
 		return Report{}, fmt.Errorf("least-privilege check: random key: %w", err)
 	}
 	dir := prefix + CheckDir
-	r := Report{Bucket: bucket, Key: dir + suffix + ".txt"}
+	r := Report{Bucket: bucket, Key: dir + suffix + ".txt", ExpectedOwner: opts.ExpectedBucketOwner}
+	owner := opts.ExpectedBucketOwner.Header()
 	absent := dir + "absent-" + suffix
 
 	probe := func(f func(ctx context.Context) error) (Outcome, string, error) {
@@ -92,23 +101,31 @@ func Check(ctx context.Context, client API, bucket, prefix string, opts Options)
 		}
 	}
 
+	var server string // the put's Server header
 	body := fmt.Sprintf("uploader least-privilege check %s\n", time.Now().UTC().Format(time.RFC3339))
 	put, detail, err := probe(func(ctx context.Context) error {
-		_, err := client.PutObject(ctx, &s3.PutObjectInput{
-			Bucket:        aws.String(bucket),
-			Key:           aws.String(r.Key),
-			Body:          bytes.NewReader([]byte(body)),
-			ContentLength: aws.Int64(int64(len(body))),
-			ContentType:   aws.String("text/plain; charset=utf-8"),
-			IfNoneMatch:   aws.String("*"),
-		})
+		in := &s3.PutObjectInput{
+			Bucket:              aws.String(bucket),
+			Key:                 aws.String(r.Key),
+			Body:                bytes.NewReader([]byte(body)),
+			ContentLength:       aws.Int64(int64(len(body))),
+			ContentType:         aws.String("text/plain; charset=utf-8"),
+			IfNoneMatch:         aws.String("*"),
+			ExpectedBucketOwner: owner,
+		}
+		opts.Encryption.PutObject(in)
+		out, err := client.PutObject(ctx, in)
+		server = serverOf(metadata(out, func(o *s3.PutObjectOutput) middleware.Metadata { return o.ResultMetadata }), err)
+		if err == nil {
+			r.Encryption = upload.Applied{SSE: upload.SSE(out.ServerSideEncryption), KMSKeyID: aws.ToString(out.SSEKMSKeyId), BucketKey: out.BucketKeyEnabled}
+		}
 		return err
 	})
-	add(ActionPutObject, Allowed, put, detail, err)
+	add(ActionPutObject, Allowed, put, r.putDetail(put, detail, server), err)
 
 	if put == Allowed {
 		o, detail, err := probe(func(ctx context.Context) error {
-			out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(r.Key)})
+			out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(r.Key), ExpectedBucketOwner: owner})
 			if err != nil {
 				return err
 			}
@@ -122,24 +139,26 @@ func Check(ctx context.Context, client API, bucket, prefix string, opts Options)
 	}
 
 	o, detail, err := probe(func(ctx context.Context) error {
-		_, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)})
+		_, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(1),
+			ExpectedBucketOwner: owner})
 		return err
 	})
 	add(ActionListBucket, Denied, o, detail, err)
 
 	del, detail, err := probe(func(ctx context.Context) error {
-		_, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(absent)})
+		_, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(absent), ExpectedBucketOwner: owner})
 		return err
 	})
 	add(ActionDeleteObject, Denied, del, detail, err)
-	r.OutsideKey = wider(client, bucket, prefix, r.Key, suffix, put == Allowed, probe, add)
+	r.OutsideKey = wider(client, target{bucket: bucket, prefix: prefix, key: r.Key, suffix: suffix, owner: owner, encryption: opts.Encryption},
+		put == Allowed, probe, add)
 
 	if put == Allowed {
 		r.LeftObject = true
 		if del == Allowed {
 			// Over-privileged anyway: take the check object away again.
 			_, _, _ = probe(func(ctx context.Context) error {
-				_, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(r.Key)})
+				_, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(r.Key), ExpectedBucketOwner: owner})
 				if err == nil {
 					r.LeftObject = false
 				}

@@ -3,7 +3,10 @@ package privilege
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
+
+	"github.com/eks-least-privilege/uploader/internal/upload"
 )
 
 // The S3 actions [Check] probes, as IAM names them.
@@ -68,6 +71,38 @@ type Report struct {
 	// OutsideKey is the object written outside the prefix when that put was
 	// allowed (over-privilege); it stays in the bucket.
 	OutsideKey string
+	// Encryption is what S3 said it applied to the check object (the put's
+	// response), when the put was allowed.
+	Encryption upload.Applied
+	// ExpectedOwner is the account every probe naming the bucket sent as
+	// x-amz-expected-bucket-owner; empty when none was set.
+	ExpectedOwner upload.AccountID
+}
+
+// putDetail is the PutObject row's detail: the encryption S3 applied and
+// whether the bucket's owner was verified, after the error code if any. S3
+// serves a request carrying the expected owner only from that owner's
+// bucket, so an allowed put verified it; MinIO ignores the header, so there
+// it was only sent.
+func (r Report) putDetail(o Outcome, detail, server string) string {
+	var parts []string
+	if detail != "" {
+		parts = append(parts, detail)
+	}
+	if o == Allowed {
+		parts = append(parts, "encryption "+r.Encryption.String())
+	}
+	switch {
+	case r.ExpectedOwner == "":
+		parts = append(parts, "owner not checked (S3_EXPECTED_BUCKET_OWNER not set)")
+	case strings.EqualFold(server, "MinIO"):
+		parts = append(parts, "owner "+string(r.ExpectedOwner)+" sent; MinIO does not check it")
+	case o == Allowed:
+		parts = append(parts, "owner "+string(r.ExpectedOwner)+" verified")
+	default:
+		parts = append(parts, "owner "+string(r.ExpectedOwner)+" expected")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Verdict is the overall outcome of a [Report].

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/eks-least-privilege/uploader/internal/upload"
 )
 
 // The actions the wider probes of [Check] try; each must be denied to a
@@ -50,6 +52,14 @@ type (
 	addFunc   func(action string, expected Outcome, o Outcome, detail string, err error)
 )
 
+// target is what the wider probes address: the bucket, the prefix, the
+// check object and its random suffix, and what every request carries.
+type target struct {
+	bucket, prefix, key, suffix string
+	owner                       *string // x-amz-expected-bucket-owner, nil: none
+	encryption                  upload.Encryption
+}
+
 // wider probes the actions a put-only identity must not have beyond the four
 // basic ones, without changing anything but its own objects: ListBuckets,
 // GetBucketPolicy (NoSuchBucketPolicy means the read was allowed),
@@ -57,7 +67,8 @@ type (
 // already; only when the put was allowed), and, when prefix is set, a
 // conditional put of a new, self-describing key outside the prefix. It
 // returns the outside key when that put was allowed: the object stays.
-func wider(client API, bucket, prefix, key, suffix string, putAllowed bool, probe probeFunc, add addFunc) string {
+func wider(client API, t target, putAllowed bool, probe probeFunc, add addFunc) string {
+	bucket, prefix := t.bucket, t.prefix
 	var server string
 	see := func(md middleware.Metadata, err error) error {
 		if s := serverOf(md, err); s != "" {
@@ -73,12 +84,13 @@ func wider(client API, bucket, prefix, key, suffix string, putAllowed bool, prob
 		add(action, Denied, o, detail, err)
 	}
 
+	// ListBuckets names no bucket: it is the one request without the owner.
 	row(ActionListAllMyBuckets, func(ctx context.Context) error {
 		out, err := client.ListBuckets(ctx, &s3.ListBucketsInput{MaxBuckets: aws.Int32(1)})
 		return see(metadata(out, func(o *s3.ListBucketsOutput) middleware.Metadata { return o.ResultMetadata }), err)
 	})
 	row(ActionGetBucketPolicy, func(ctx context.Context) error {
-		out, err := client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String(bucket)})
+		out, err := client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String(bucket), ExpectedBucketOwner: t.owner})
 		err = see(metadata(out, func(o *s3.GetBucketPolicyOutput) middleware.Metadata { return o.ResultMetadata }), err)
 		if code(err) == "NoSuchBucketPolicy" {
 			return nil // allowed to read it; there is none
@@ -86,12 +98,13 @@ func wider(client API, bucket, prefix, key, suffix string, putAllowed bool, prob
 		return err
 	})
 	row(ActionGetBucketAcl, func(ctx context.Context) error {
-		out, err := client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: aws.String(bucket)})
+		out, err := client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: aws.String(bucket), ExpectedBucketOwner: t.owner})
 		return see(metadata(out, func(o *s3.GetBucketAclOutput) middleware.Metadata { return o.ResultMetadata }), err)
 	})
 	if putAllowed {
 		row(ActionPutObjectAcl, func(ctx context.Context) error {
-			out, err := client.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: aws.String(bucket), Key: aws.String(key), ACL: types.ObjectCannedACLPrivate})
+			out, err := client.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: aws.String(bucket), Key: aws.String(t.key), ACL: types.ObjectCannedACLPrivate,
+				ExpectedBucketOwner: t.owner})
 			return see(metadata(out, func(o *s3.PutObjectAclOutput) middleware.Metadata { return o.ResultMetadata }), err)
 		})
 	} else {
@@ -104,15 +117,20 @@ func wider(client API, bucket, prefix, key, suffix string, putAllowed bool, prob
 	if strings.HasPrefix(prefix, ".") {
 		lead = "_"
 	}
-	outside := lead + OutsideDir + suffix + ".txt"
+	outside := lead + OutsideDir + t.suffix + ".txt"
 	body := fmt.Sprintf("uploader least-privilege check: a put outside the prefix %q must be denied; this object shows it was not (%s)\n",
 		prefix, time.Now().UTC().Format(time.RFC3339))
 	o, detail, err := probe(func(ctx context.Context) error {
-		_, err := client.PutObject(ctx, &s3.PutObjectInput{
+		// The same encryption as the uploads: a bucket policy demanding it
+		// must not pass for a prefix restriction.
+		in := &s3.PutObjectInput{
 			Bucket: aws.String(bucket), Key: aws.String(outside),
 			Body: bytes.NewReader([]byte(body)), ContentLength: aws.Int64(int64(len(body))),
 			ContentType: aws.String("text/plain; charset=utf-8"), IfNoneMatch: aws.String("*"),
-		})
+			ExpectedBucketOwner: t.owner,
+		}
+		t.encryption.PutObject(in)
+		_, err := client.PutObject(ctx, in)
 		return err
 	})
 	add(ActionPutOutsidePrefix, Denied, o, detail, err)
