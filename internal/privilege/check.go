@@ -102,6 +102,7 @@ func Check(ctx context.Context, client API, bucket, prefix string, opts Options)
 	}
 
 	var server string // the put's Server header
+	var putErr error
 	body := fmt.Sprintf("uploader least-privilege check %s\n", time.Now().UTC().Format(time.RFC3339))
 	put, detail, err := probe(func(ctx context.Context) error {
 		in := &s3.PutObjectInput{
@@ -115,6 +116,7 @@ func Check(ctx context.Context, client API, bucket, prefix string, opts Options)
 		}
 		opts.Encryption.PutObject(in)
 		out, err := client.PutObject(ctx, in)
+		putErr = err
 		server = serverOf(metadata(out, func(o *s3.PutObjectOutput) middleware.Metadata { return o.ResultMetadata }), err)
 		if err == nil {
 			r.Encryption = upload.Applied{SSE: upload.SSE(out.ServerSideEncryption), KMSKeyID: aws.ToString(out.SSEKMSKeyId), BucketKey: out.BucketKeyEnabled}
@@ -122,6 +124,7 @@ func Check(ctx context.Context, client API, bucket, prefix string, opts Options)
 		return err
 	})
 	add(ActionPutObject, Allowed, put, r.putDetail(put, detail, server), err)
+	r.PutError = putErr
 
 	if put == Allowed {
 		o, detail, err := probe(func(ctx context.Context) error {

@@ -77,6 +77,10 @@ type Report struct {
 	// ExpectedOwner is the account every probe naming the bucket sent as
 	// x-amz-expected-bucket-owner; empty when none was set.
 	ExpectedOwner upload.AccountID
+	// PutError is why the probe put was not allowed (denied or errored),
+	// for the diagnoses: a KMS key, an encryption the bucket demands, an
+	// owner mismatch. Nil when it was allowed.
+	PutError error
 }
 
 // putDetail is the PutObject row's detail: the encryption S3 applied and
