@@ -3,8 +3,11 @@
 // what the demo scripts and the test harness give MinIO, and what the program
 // prints are the same document.
 //
-// [Identity] is the put-only identity policy: s3:PutObject on
-// arn:aws:s3:::BUCKET/PREFIX* and nothing else.
+// [Target] renders the writer role's policies: its identity policy (s3:PutObject
+// on arn:aws:s3:::BUCKET/PREFIX* and, with a customer managed KMS key, exactly
+// the KMS calls a put makes), the key-policy statement for it, and the bucket
+// owner's statements. [IRSATrust], [PodIdentityTrust] and [AssumeRoleTrust]
+// render the role's trust policy for each way of reaching it.
 package policy
 
 import (
@@ -12,28 +15,30 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/eks-least-privilege/uploader/deploy"
 )
 
 // Identity returns the put-only identity policy for objects under prefix in
-// bucket, as JSON. An empty prefix grants the whole bucket's objects. It
-// returns an error for a bucket or prefix that cannot stand in an ARN.
+// bucket, without encryption: [Target.Identity] of that target.
 func Identity(bucket, prefix string) ([]byte, error) {
-	return render(deploy.IdentityPolicyTemplate, map[string]string{"BUCKET": bucket, "PREFIX": prefix}, "BUCKET")
+	return Target{Bucket: bucket, Prefix: prefix}.Identity()
 }
 
 // render replaces each {{NAME}} of template by its value, after checking the
 // values, and returns the document once it is known to be valid JSON. The
-// names in required must not be empty.
+// names in required must not be empty. A value whose name ends in _PATTERN is
+// an ARN made here from checked parts, with IAM's wildcard: it is not checked
+// again.
 func render(template string, values map[string]string, required ...string) ([]byte, error) {
 	var pairs []string
 	var problems []error
 	for name, v := range values {
+		if strings.HasSuffix(name, "_PATTERN") {
+			v = strings.ReplaceAll(v, "*", "") // checked without the wildcard
+		}
 		if err := checkValue(v); err != nil {
 			problems = append(problems, fmt.Errorf("%s: %w", strings.ToLower(name), err))
 		}
-		pairs = append(pairs, "{{"+name+"}}", v)
+		pairs = append(pairs, "{{"+name+"}}", values[name])
 	}
 	for _, name := range required {
 		if values[name] == "" {

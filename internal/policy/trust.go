@@ -101,3 +101,39 @@ func match(name, v string, re *regexp.Regexp, want string) error {
 	}
 	return nil
 }
+
+// AssumeRoleTrust is what the trust policy of a role assumed with
+// sts:AssumeRole from another role is rendered from: the bucket owner's
+// writer role, reached from the pod's own role (IRSA followed by a profile's
+// role_arn, or EKS Pod Identity's target role).
+type AssumeRoleTrust struct {
+	SourceRoleARN string // the role whose credentials call sts:AssumeRole
+	// ExternalID is required in sts:ExternalId when set (the profile's
+	// external_id; for an EKS Pod Identity target role, the association's
+	// externalId).
+	ExternalID string
+	// TagSession also allows sts:TagSession, which EKS Pod Identity calls
+	// when it assumes a target role with the pod's session tags.
+	TagSession bool
+}
+
+// Trust returns the trust policy: sts:AssumeRole by the principal
+// SourceRoleARN only, with sts:ExternalId equal to ExternalID when set, and
+// sts:TagSession when TagSession.
+func (t AssumeRoleTrust) Trust() ([]byte, error) {
+	if err := checkRole("source role", t.SourceRoleARN); err != nil {
+		return nil, fmt.Errorf("render assume-role trust policy: %w", err)
+	}
+	var doc document
+	if err := parse(&doc, deploy.AssumeRoleTrustPolicyTemplate,
+		map[string]string{"SOURCE_ROLE_ARN": t.SourceRoleARN, "EXTERNAL_ID": t.ExternalID}, "SOURCE_ROLE_ARN"); err != nil {
+		return nil, err
+	}
+	if t.ExternalID == "" {
+		doc.Statement[0].Condition = nil
+	}
+	if !t.TagSession {
+		doc.keep(doc.Statement[0].Sid)
+	}
+	return marshal(doc)
+}
