@@ -3,6 +3,7 @@ package policy_test
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/eks-least-privilege/uploader/internal/policy"
@@ -63,5 +64,74 @@ func TestIdentityRejectsBadInput(t *testing.T) {
 	_, err := policy.Identity("", "")
 	if err == nil || !slices.Contains([]string{"render policy: bucket: required, empty"}, err.Error()) {
 		t.Errorf("got %v, want the empty bucket named", err)
+	}
+}
+
+func TestKeyARN(t *testing.T) {
+	tests := []struct {
+		name, key, want, wantErr string
+	}{
+		{"key arn", "arn:aws:kms:eu-west-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:kms:eu-west-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab", ""},
+		{"key id in the caller's account", "1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", ""},
+		{"multi-region key id", "mrk-1234abcd12ab34cd56ef1234567890ab", "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab", ""},
+		{"alias name", "alias/images", "", "not an alias"},
+		{"alias arn", "arn:aws:kms:eu-west-1:111122223333:alias/images", "", "by its key ARN"},
+		{"another service's arn", "arn:aws:s3:::bucket", "", "by its key ARN"},
+		{"empty", "", "", "required"},
+		{"wildcard", "arn:aws:kms:eu-west-1:111122223333:key/*", "", "not allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := policy.KeyARN(tt.key, "eu-west-1", "111122223333")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("got %q, %v; want an error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := policy.KeyARN("1234abcd", "", ""); err == nil || !strings.Contains(err.Error(), "region") || !strings.Contains(err.Error(), "account") {
+		t.Errorf("key id without region and account: got %v, want both named", err)
+	}
+}
+
+// TestTargetRefusesBadInput: every policy of a target names what is
+// missing or wrong.
+func TestTargetRefusesBadInput(t *testing.T) {
+	kms := policy.Target{Bucket: "b", Prefix: "p/", Region: "eu-west-1", SSE: policy.SSEKMS, KMSKeyID: "alias/x"}
+	tests := []struct {
+		name string
+		doc  func() ([]byte, error)
+		want []string
+	}{
+		{"identity with an alias", kms.Identity, []string{"not an alias"}},
+		{"key statement without a key", func() ([]byte, error) {
+			return policy.Target{Bucket: "b", SSE: policy.SSEKMS}.KeyStatement("arn:aws:iam::111122223333:role/w")
+		}, []string{"no customer managed KMS key"}},
+		{"key statement for a user", func() ([]byte, error) {
+			return policy.Target{Bucket: "b", Region: "eu-west-1", SSE: policy.SSEKMS, KMSKeyID: "k", KeyAccount: "111122223333"}.KeyStatement("arn:aws:iam::111122223333:user/w")
+		}, []string{"role: must be an IAM role ARN"}},
+		{"bucket policy, nothing given", func() ([]byte, error) { return policy.Target{}.BucketPolicy("", "") }, []string{"role: required", "account: required"}},
+		{"bucket policy, wildcard prefix", func() ([]byte, error) {
+			return policy.Target{Bucket: "b", Prefix: "a*"}.BucketPolicy("arn:aws:iam::111122223333:role/w", "111122223333")
+		}, []string{"prefix"}},
+		{"trust, not a role", policy.AssumeRoleTrust{SourceRoleARN: "arn:aws:sts::111122223333:assumed-role/w/s"}.Trust, []string{"source role: must be an IAM role ARN"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := tt.doc()
+			if err == nil {
+				t.Fatalf("got %s, want an error", doc)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q: want it to contain %q", err, w)
+				}
+			}
+		})
 	}
 }
