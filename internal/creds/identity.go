@@ -22,9 +22,18 @@ type Identity struct {
 	Mode        Mode   // how the credentials were obtained
 	Source      string // aws.Credentials.Source, e.g. "WebIdentityCredentials"
 	AccessKeyID string // masked: "AKIA…MPLE", or "****" and the last 4 for short ids
-	RoleARN     string // the IAM role, where known: AWS_ROLE_ARN for irsa, else from the caller ARN
-	CallerARN   string // sts:GetCallerIdentity Arn
-	Account     string // sts:GetCallerIdentity Account, or the account the provider reported
+	RoleARN     string // the IAM role, where known: the final one of a chain, AWS_ROLE_ARN for irsa, else from the caller ARN
+	// SourceRoleARN is the first hop's role when RoleARN was assumed with
+	// its credentials (a profile's role_arn with source_profile: IRSA, then
+	// sts:AssumeRole); Mode is that first hop's. Empty for a single hop, and
+	// for an EKS Pod Identity target role, whose first hop EKS makes outside
+	// the pod.
+	SourceRoleARN string
+	// ExternalID reports that the last hop's sts:AssumeRole sends an
+	// external id; its value is never copied in.
+	ExternalID bool
+	CallerARN  string // sts:GetCallerIdentity Arn
+	Account    string // sts:GetCallerIdentity Account, or the account the provider reported
 	// CallerUnavailable is "unavailable: <short reason>" when
 	// sts:GetCallerIdentity failed, followed by why when the endpoint does not
 	// implement it (S3-compatible stores such as MinIO do not),
@@ -32,6 +41,10 @@ type Identity struct {
 	CallerUnavailable string
 	Expires           time.Time // when the credentials expire (after the SDK's expiry window), if CanExpire
 	CanExpire         bool      // the credentials are temporary
+
+	// unusedRoleARN is AWS_PROFILE's role_arn when the SDK took credentials
+	// from elsewhere first: a warning.
+	unusedRoleARN string
 }
 
 // callerTimeout bounds sts:GetCallerIdentity, which is only informative.
@@ -45,7 +58,7 @@ const callerTimeout = 5 * time.Second
 // *[Error] with the mode the SDK was trying; the Identity then still carries
 // that mode.
 func Resolve(ctx context.Context, cfg aws.Config) (Identity, error) {
-	id, _, err := retrieve(ctx, cfg.Credentials)
+	id, _, err := retrieve(ctx, cfg)
 	if err != nil {
 		return id, err
 	}
@@ -53,10 +66,12 @@ func Resolve(ctx context.Context, cfg aws.Config) (Identity, error) {
 	return id, nil
 }
 
-// retrieve gets credentials from p and describes them without the caller
-// identity. It returns a hash-ready access key id for change detection; the
-// raw id never leaves this package.
-func retrieve(ctx context.Context, p aws.CredentialsProvider) (Identity, string, error) {
+// retrieve gets credentials from cfg.Credentials and describes them, and the
+// role chain they come through, without the caller identity. It returns a
+// hash-ready access key id for change detection; the raw id never leaves this
+// package.
+func retrieve(ctx context.Context, cfg aws.Config) (Identity, string, error) {
+	p := cfg.Credentials
 	if p == nil {
 		return Identity{Mode: ModeUnknown}, "", &Error{Mode: ModeUnknown, Reason: ReasonNotFound,
 			Err: errors.New("no credentials provider configured")}
@@ -80,6 +95,7 @@ func retrieve(ctx context.Context, p aws.CredentialsProvider) (Identity, string,
 	if id.Mode == ModeIRSA {
 		id.RoleARN = os.Getenv(envRoleARN)
 	}
+	describeChain(cfg, &id)
 	return id, c.AccessKeyID, nil
 }
 
@@ -182,9 +198,17 @@ func (id Identity) LogValue() slog.Value {
 		slog.String("source", id.Source),
 		slog.String("access_key_id", id.AccessKeyID),
 		slog.String("role_arn", id.RoleARN),
+	}
+	if id.SourceRoleARN != "" {
+		attrs = append(attrs, slog.String("source_role_arn", id.SourceRoleARN))
+	}
+	if id.ExternalID {
+		attrs = append(attrs, slog.String("external_id", "set"))
+	}
+	attrs = append(attrs,
 		slog.String("caller_arn", id.CallerARN),
 		slog.String("account", id.Account),
-	}
+	)
 	if id.CanExpire {
 		attrs = append(attrs, slog.Time("expires", id.Expires))
 	}
@@ -198,6 +222,15 @@ func (id Identity) LogValue() slog.Value {
 // `uploader check`: long-lived keys, a role shared by every pod on the node,
 // or a source this package cannot place.
 func (id Identity) Warnings() []string {
+	if id.unusedRoleARN != "" {
+		return append(id.modeWarnings(), fmt.Sprintf("the profile's role_arn %s is not assumed: the SDK took credentials "+
+			"from the environment first (AWS_ACCESS_KEY_ID or AWS_WEB_IDENTITY_TOKEN_FILE win over AWS_PROFILE); "+
+			"unset them in the container, or write the first hop in the profile too", id.unusedRoleARN))
+	}
+	return id.modeWarnings()
+}
+
+func (id Identity) modeWarnings() []string {
 	switch id.Mode {
 	case ModeStatic:
 		return []string{"static access keys: a long-lived secret in the pod spec or environment; prefer IRSA or EKS Pod Identity"}

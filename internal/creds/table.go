@@ -23,7 +23,8 @@ func (id Identity) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	for _, row := range [][2]string{
 		{"credential mode", string(id.Mode)}, {"provider source", id.Source},
-		{"access key id", id.AccessKeyID}, {"role arn", id.RoleARN},
+		{"access key id", id.AccessKeyID}, {"source role arn", id.SourceRoleARN}, {"role arn", id.RoleARN},
+		{"external id", map[bool]string{true: "set (not shown)"}[id.ExternalID]},
 		{"caller arn", caller}, {"account", id.Account}, {"expires", expires},
 	} {
 		if row[1] != "" {

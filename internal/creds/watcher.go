@@ -106,7 +106,7 @@ func NewWatcher(cfg aws.Config, logger *slog.Logger, reg prometheus.Registerer) 
 // returned (an *[Error]; see [Reason]) for the caller to log and count under
 // stage "credentials"; the metrics keep the last good state.
 func (w *Watcher) Check(ctx context.Context) (Identity, error) {
-	id, keyID, err := retrieve(ctx, w.cfg.Credentials)
+	id, keyID, err := retrieve(ctx, w.cfg)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil {
