@@ -19,16 +19,19 @@ func TestHelpNeedsNoConfiguration(t *testing.T) {
 		args []string
 		want string
 	}{
-		"help":                  {[]string{"help"}, "S3_BUCKET_NAME"},
-		"--help":                {[]string{"--help"}, "S3_BUCKET_NAME"},
-		"check --help":          {[]string{"check", "--help"}, "uploader check"},
-		"check -h":              {[]string{"check", "-h"}, "uploader check"},
-		"healthcheck --help":    {[]string{"healthcheck", "--help"}, "uploader healthcheck"},
-		"version --help":        {[]string{"version", "--help"}, "uploader version"},
-		"policy --help":         {[]string{"policy", "--help"}, "usage: uploader policy identity|trust"},
-		"policy trust --help":   {[]string{"policy", "trust", "--help"}, "-service-account"},
-		"policy trust -h":       {[]string{"policy", "trust", "-h"}, "-issuer"},
-		"policy identity -help": {[]string{"policy", "identity", "-help"}, "Usage of uploader policy identity"},
+		"help":                              {[]string{"help"}, "S3_BUCKET_NAME"},
+		"--help":                            {[]string{"--help"}, "S3_BUCKET_NAME"},
+		"check --help":                      {[]string{"check", "--help"}, "uploader check"},
+		"check -h":                          {[]string{"check", "-h"}, "uploader check"},
+		"healthcheck --help":                {[]string{"healthcheck", "--help"}, "uploader healthcheck"},
+		"version --help":                    {[]string{"version", "--help"}, "uploader version"},
+		"policy --help":                     {[]string{"policy", "--help"}, "usage: uploader policy identity|key|bucket|trust"},
+		"policy trust --help":               {[]string{"policy", "trust", "--help"}, "-service-account"},
+		"policy trust -h":                   {[]string{"policy", "trust", "-h"}, "-issuer"},
+		"policy identity -help":             {[]string{"policy", "identity", "-help"}, "Usage of uploader policy identity"},
+		"policy key --help":                 {[]string{"policy", "key", "--help"}, "-kms-key"},
+		"policy bucket --help":              {[]string{"policy", "bucket", "--help"}, "-role-arn"},
+		"policy trust --help (assume-role)": {[]string{"policy", "trust", "--help"}, "-external-id"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -52,8 +55,8 @@ func TestUsageErrors(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		"policy alone":      {[]string{"policy"}, "usage: uploader policy identity|trust", "want identity or trust"},
-		"policy admin":      {[]string{"policy", "admin"}, "usage: uploader policy identity|trust", `got "admin"`},
+		"policy alone":      {[]string{"policy"}, "usage: uploader policy identity|key|bucket|trust", "want identity, key, bucket, trust"},
+		"policy admin":      {[]string{"policy", "admin"}, "usage: uploader policy identity|key|bucket|trust", `got "admin"`},
 		"policy trust -bad": {[]string{"policy", "trust", "-bad"}, "-service-account", "-bad"},
 		"check extra":       {[]string{"check", "extra"}, "uploader check", "unexpected arguments"},
 		"unknown command":   {[]string{"upload"}, "uploader check", `unknown command "upload"`},

@@ -113,8 +113,9 @@ func usage(w io.Writer) error {
 			{"uploader", "run the upload loop (configured by the environment below)"},
 			{"uploader check", "resolve credentials, print the identity and probe least privilege\n" +
 				"(exit 0: least privilege holds; 3: over-privileged; 4: s3:PutObject denied)"},
-			{"uploader policy identity|trust [--mode M --namespace NS --service-account SA --account A --issuer URL --cluster C]",
-				"print the IAM identity policy, or the role's trust policy for the mode, as JSON"},
+			{"uploader policy identity|key|bucket|trust [flags]",
+				"print, as JSON, the writer role's identity policy, its KMS key-policy statement, the bucket\n" +
+					"owner's bucket policy, or the role's trust policy for the mode (--help on each lists its flags)"},
 			{"uploader healthcheck", "exit 0 when the running uploader's /healthz answers 200 (for containers)"},
 			{"uploader version", "print the version"},
 			{"uploader help", "print this help"},

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eks-least-privilege/uploader/internal/policy"
 	"github.com/eks-least-privilege/uploader/standin"
+	"github.com/eks-least-privilege/uploader/test/mototest"
 	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
@@ -50,20 +52,7 @@ func strs(t *testing.T, raw json.RawMessage) []string {
 func runPolicyCmd(t *testing.T, env map[string]string, args ...string) policyDoc {
 	t.Helper()
 	testenv.IsolateAWSEnv(t)
-	for k, v := range map[string]string{"S3_BUCKET_NAME": "images-bucket", "S3_KEY_PREFIX": "uploads/", "AWS_REGION": "eu-west-1",
-		"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL_STS": "http://" + testenv.FreePort(t)} {
-		t.Setenv(k, v)
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	var out bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := run(ctx, append([]string{"policy"}, args...), &out); err != nil {
-		t.Fatalf("uploader policy %v: %v\n%s", args, err, out.String())
-	}
-	text := out.String()
+	text := runPolicyText(t, env, args...)
 	var doc policyDoc
 	dec := json.NewDecoder(strings.NewReader(text))
 	dec.DisallowUnknownFields()
@@ -77,6 +66,26 @@ func runPolicyCmd(t *testing.T, env map[string]string, args ...string) policyDoc
 		t.Fatalf("got %+v, want version 2012-10-17 and one Allow statement", doc)
 	}
 	return doc
+}
+
+// runPolicyText runs `uploader policy args...` with the uploader's minimal
+// settings (and env) in an isolated AWS environment and returns its stdout.
+func runPolicyText(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	for k, v := range map[string]string{"S3_BUCKET_NAME": "images-bucket", "S3_KEY_PREFIX": "uploads/", "AWS_REGION": "eu-west-1",
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL_STS": "http://" + testenv.FreePort(t)} {
+		t.Setenv(k, v)
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := run(ctx, append([]string{"policy"}, args...), &out); err != nil {
+		t.Fatalf("uploader policy %v: %v\n%s", args, err, out.String())
+	}
+	return out.String()
 }
 
 func TestPolicyIdentity(t *testing.T) {
@@ -163,5 +172,85 @@ func TestPolicyRefusesUnknownInput(t *testing.T) {
 				t.Errorf("got %s, want an error", out.String())
 			}
 		})
+	}
+}
+
+// TestPolicyWriterDocs: the identity, key and bucket documents are
+// internal/policy's for the settings (S3_SSE, S3_SSE_KMS_KEY_ID,
+// S3_BUCKET_KEY_ENABLED) and the flags; the simulator tests there say what
+// each allows.
+func TestPolicyWriterDocs(t *testing.T) {
+	const (
+		key   = "arn:aws:kms:eu-west-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+		other = "arn:aws:kms:eu-west-1:444455556666:key/0000abcd-12ab-34cd-56ef-1234567890ab"
+		role  = "arn:aws:iam::111122223333:role/uploader-writer"
+	)
+	env := map[string]string{"S3_SSE": "aws:kms", "S3_SSE_KMS_KEY_ID": key, "S3_BUCKET_KEY_ENABLED": "true"}
+	target := policy.Target{Bucket: "images-bucket", Prefix: "uploads/", Region: "eu-west-1", SSE: "aws:kms", KMSKeyID: key, BucketKey: true}
+	withOther := target
+	withOther.KMSKeyID = other
+	tests := []struct {
+		name string
+		args []string
+		want func() ([]byte, error)
+	}{
+		{"identity", []string{"identity"}, target.Identity},
+		{"identity, --kms-key", []string{"identity", "--kms-key", other}, withOther.Identity},
+		{"key", []string{"key", "--role-arn", role}, func() ([]byte, error) { return target.KeyStatement(role) }},
+		{"bucket", []string{"bucket", "--role-arn", role, "--account", "444455556666"}, func() ([]byte, error) { return target.BucketPolicy(role, "444455556666") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testenv.IsolateAWSEnv(t)
+			want, err := tt.want()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := runPolicyText(t, env, tt.args...); got != string(want) {
+				t.Errorf("got\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestPolicyDefaultsFromTheChain: in a pod whose profile chains IRSA into
+// the bucket owner's writer role, `policy bucket` is for that final role
+// and the caller's account, and `policy trust --mode assume-role` trusts
+// the first hop's role with the profile's external id, each found through
+// the SDK's own providers (moto's STS here).
+func TestPolicyDefaultsFromTheChain(t *testing.T) {
+	const (
+		source   = "arn:aws:iam::111122223333:role/uploader-pod"
+		writer   = "arn:aws:iam::444455556666:role/uploader-writer"
+		external = "ext-7f3a9c2e51d0"
+	)
+	testenv.IsolateAWSEnv(t)
+	sts := mototest.Start(t)
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := "[profile pod]\nweb_identity_token_file = " + token + "\nrole_arn = " + source +
+		"\n[profile writer]\nsource_profile = pod\nrole_arn = " + writer + "\nexternal_id = " + external + "\n"
+	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"AWS_PROFILE": "writer", "AWS_ENDPOINT_URL_STS": sts, "S3_SSE": "AES256"}
+
+	got := runPolicyText(t, env, "bucket")
+	want, err := policy.Target{Bucket: "images-bucket", Prefix: "uploads/", Region: "eu-west-1", SSE: "AES256"}.BucketPolicy(writer, "444455556666")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("policy bucket: got\n%s\nwant\n%s", got, want)
+	}
+	got = runPolicyText(t, env, "trust", "--mode", "assume-role")
+	want, err = policy.AssumeRoleTrust{SourceRoleARN: source, ExternalID: external}.Trust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("policy trust --mode assume-role: got\n%s\nwant\n%s", got, want)
 	}
 }
