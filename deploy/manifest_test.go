@@ -101,32 +101,38 @@ func build(t *testing.T, fsys filesys.FileSystem, dir string) manifest {
 			t.Fatalf("%s: encode %s: %v", dir, r.CurId(), err)
 		}
 		m.yaml = append(append(m.yaml, data...), "---\n"...)
-		where := dir + ": " + r.GetKind() + "/" + r.GetName()
-		switch r.GetKind() {
-		case "Deployment":
-			m.deployments = append(m.deployments, decode[appsv1.Deployment](t, where, data))
-		case "Job":
-			m.jobs = append(m.jobs, decode[batchv1.Job](t, where, data))
-		case "ServiceAccount":
-			m.serviceAccounts = append(m.serviceAccounts, decode[corev1.ServiceAccount](t, where, data))
-		case "ConfigMap":
-			m.configMaps = append(m.configMaps, decode[corev1.ConfigMap](t, where, data))
-		case "Service":
-			m.services = append(m.services, decode[corev1.Service](t, where, data))
-		case "NetworkPolicy":
-			m.networkPolicies = append(m.networkPolicies, decode[networkingv1.NetworkPolicy](t, where, data))
-		case "Namespace":
-			m.namespaces = append(m.namespaces, decode[corev1.Namespace](t, where, data))
-		case "PrometheusRule":
-			m.rules = append(m.rules, decode[prometheusRule](t, where, data))
-		case "ServiceMonitor":
-			m.monitors = append(m.monitors, decode[serviceMonitor](t, where, data))
-		default:
-			// A Secret in particular: credentials never ship in the manifests.
-			t.Errorf("%s: unexpected kind %s", where, r.GetKind())
-		}
+		m.add(t, dir+": "+r.GetKind()+"/"+r.GetName(), r.GetKind(), data)
 	}
 	return m
+}
+
+// add decodes one object of the given kind strictly into its API type and
+// appends it to m; where names it in errors.
+func (m *manifest) add(t *testing.T, where, kind string, data []byte) {
+	t.Helper()
+	switch kind {
+	case "Deployment":
+		m.deployments = append(m.deployments, decode[appsv1.Deployment](t, where, data))
+	case "Job":
+		m.jobs = append(m.jobs, decode[batchv1.Job](t, where, data))
+	case "ServiceAccount":
+		m.serviceAccounts = append(m.serviceAccounts, decode[corev1.ServiceAccount](t, where, data))
+	case "ConfigMap":
+		m.configMaps = append(m.configMaps, decode[corev1.ConfigMap](t, where, data))
+	case "Service":
+		m.services = append(m.services, decode[corev1.Service](t, where, data))
+	case "NetworkPolicy":
+		m.networkPolicies = append(m.networkPolicies, decode[networkingv1.NetworkPolicy](t, where, data))
+	case "Namespace":
+		m.namespaces = append(m.namespaces, decode[corev1.Namespace](t, where, data))
+	case "PrometheusRule":
+		m.rules = append(m.rules, decode[prometheusRule](t, where, data))
+	case "ServiceMonitor":
+		m.monitors = append(m.monitors, decode[serviceMonitor](t, where, data))
+	default:
+		// A Secret in particular: credentials never ship in the manifests.
+		t.Errorf("%s: unexpected kind %s", where, kind)
+	}
 }
 
 // decode unmarshals data into a T, rejecting unknown and duplicate fields.

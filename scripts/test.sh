@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 scripts/tools.sh
 PATH="$(go env GOPATH)/bin:$PATH"
 export PATH
+# The helm the chart's tests run (built and cached by scripts/tools.sh).
+HELM=${HELM:-$(test/e2e/tools.sh helm | tail -n 1)/bin/helm}
+export HELM
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

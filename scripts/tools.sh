@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests and demos need and is missing: MinIO and mc (pinned,
 # built from the Go module proxy; they run as separate processes only) and
-# the shell linter, and the IAM policy simulator of the policy tests (npm,
-# pinned by test/iamsim/package-lock.json; AGPL-3.0, run as a process only).
-# Reuses what is already installed.
+# the shell linter, the IAM policy simulator of the policy tests (npm,
+# pinned by test/iamsim/package-lock.json; AGPL-3.0, run as a process only)
+# and helm (test/e2e/tools.sh helm: cached by version). Reuses what is
+# already installed.
 set -euo pipefail
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
@@ -42,3 +43,6 @@ if [ ! -d "$iamsim_dir/node_modules/@cloud-copilot/iam-simulate" ]; then
     echo "npm missing: install Node.js and npm (apt-get install nodejs npm) for the policy simulator tests" >&2
   fi
 fi
+# helm, for the chart's tests (deploy/chart_test.go): built from the module
+# proxy once, cached by version (several minutes the first time).
+"$(dirname "$0")/../test/e2e/tools.sh" helm >/dev/null

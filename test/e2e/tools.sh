@@ -9,9 +9,13 @@
 #   $E2E_CACHE/webhook-<commit>/bin     amazon-eks-pod-identity-webhook
 #   $E2E_CACHE/compose-v2.40.3/bin      docker-compose (Compose v2)
 #   $E2E_CACHE/prometheus-v0.305.0/bin  prometheus (v3.5.0)
+#   $E2E_CACHE/helm-v4.3.2/bin          helm (make test lints and renders the
+#                                       chart with it; make e2e installs it)
+#   $E2E_CACHE/bin/helm                 a link to the pinned helm, renewed by
+#                                       every run that names helm
 #
 # E2E_CACHE defaults to ${XDG_CACHE_HOME:-$HOME/.cache}/uploader-e2e.
-# Usage: test/e2e/tools.sh [kubernetes|webhook|compose|prometheus]... (all by default)
+# Usage: test/e2e/tools.sh [kubernetes|webhook|compose|prometheus|helm]... (all by default)
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -19,6 +23,7 @@ E2E_CACHE=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uploader-e2e}
 KUBERNETES_VERSION=v1.37.2
 COMPOSE_VERSION=v2.40.3
 PROMETHEUS_VERSION=v0.305.0 # Prometheus v3.5.0
+HELM_VERSION=v4.3.2
 WEBHOOK_TARBALL=${WEBHOOK_TARBALL:-$REPO_ROOT/../shared/third_party/amazon-eks-pod-identity-webhook.tar.gz}
 WEBHOOK_COMMIT=3bf80a348116483b2162190e43232e4d243f76c4
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
@@ -118,15 +123,28 @@ build_prometheus() {
     "-X github.com/prometheus/common/version.Version=3.5.0"
 }
 
+build_helm() {
+  # make test builds it too: one build at a time per cache (the others wait).
+  local lock
+  exec {lock}>"$E2E_CACHE/helm.lock"
+  flock "$lock"
+  build_from_gomod helm helm.sh/helm/v4 "$HELM_VERSION" ./cmd/helm helm \
+    "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
+  mkdir -p "$E2E_CACHE/bin"
+  ln -sfn "../helm-$HELM_VERSION/bin/helm" "$E2E_CACHE/bin/helm"
+  exec {lock}>&-
+}
+
 mkdir -p "$E2E_CACHE"
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(kubernetes webhook compose prometheus)
+[[ ${#tools[@]} -gt 0 ]] || tools=(kubernetes webhook compose prometheus helm)
 for t in "${tools[@]}"; do
   case $t in
   kubernetes) timed "kubernetes $KUBERNETES_VERSION" build_kubernetes ;;
   webhook) timed "webhook" build_webhook ;;
   compose) timed "compose $COMPOSE_VERSION" build_compose ;;
   prometheus) timed "prometheus $PROMETHEUS_VERSION" build_prometheus ;;
+  helm) timed "helm $HELM_VERSION" build_helm ;;
   *) log "unknown tool $t" && exit 2 ;;
   esac
 done
