@@ -17,7 +17,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
 
@@ -280,20 +279,7 @@ func TestChartMatchesKustomize(t *testing.T) {
 // PrometheusRule are the monitoring component's (the rules are one file,
 // linked into the chart as files/prometheusrule.yaml).
 func TestChartMonitoringMatchesKustomize(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(".")); err != nil {
-		t.Fatal(err)
-	}
-	overlay := filepath.Join(dir, "overlays", "irsa-deployment-monitoring")
-	if err := os.MkdirAll(overlay, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	kz := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../../base/deployment]\n" +
-		"components: [../../components/irsa, ../../components/monitoring]\n"
-	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kz), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	k := build(t, filesys.MakeFsOnDisk(), overlay)
+	k := buildMonitoring(t)
 	out, err := renderChart(t, "irsa-deployment", "--set", "serviceMonitor.enabled=true,prometheusRule.enabled=true")
 	if err != nil {
 		t.Fatal(err)

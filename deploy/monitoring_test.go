@@ -88,9 +88,10 @@ func TestDashboard(t *testing.T) {
 	}
 }
 
-func TestMonitoringComponent(t *testing.T) {
-	// Render a Deployment overlay with the monitoring component, from a copy
-	// of deploy/ so the test writes nothing into the tree.
+// buildMonitoring renders the IRSA Deployment overlay with the monitoring
+// component, from a copy of deploy/ so the test writes nothing into the tree.
+func buildMonitoring(t *testing.T) manifest {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(".")); err != nil {
 		t.Fatal(err)
@@ -104,7 +105,11 @@ func TestMonitoringComponent(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m := build(t, filesys.MakeFsOnDisk(), overlay)
+	return build(t, filesys.MakeFsOnDisk(), overlay)
+}
+
+func TestMonitoringComponent(t *testing.T) {
+	m := buildMonitoring(t)
 	if len(m.rules) != 1 || len(m.monitors) != 1 {
 		t.Fatalf("got %d PrometheusRules and %d ServiceMonitors, want 1 each", len(m.rules), len(m.monitors))
 	}
