@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
-	"github.com/eks-least-privilege/uploader/internal/diagnose"
 	"github.com/eks-least-privilege/uploader/internal/policy"
 )
 
@@ -30,7 +29,7 @@ var policyDocs = []string{"identity", "key", "bucket", "trust"}
 // identity the SDK resolves).
 type policyRequest struct {
 	doc     string // one of policyDocs
-	trust   diagnose.TrustInputs
+	trust   policy.TrustInputs
 	roleARN string // key, bucket: the writer role
 	account string // bucket: the bucket owner's account
 	kmsKey  string // identity, key, bucket: the KMS key
@@ -121,7 +120,7 @@ func runPolicy(ctx context.Context, cfg config, awsCfg aws.Config, req policyReq
 	case req.doc == "trust" && req.trust.Mode == modeAssumeRole:
 		doc, err = assumeRoleTrust(awsCfg, req, resolved)
 	case req.doc == "trust":
-		doc, err = diagnose.TrustPolicy(ctx, awsCfg, os.Getenv, req.trust)
+		doc, err = policy.RoleTrust(ctx, awsCfg, os.Getenv, req.trust)
 	default:
 		doc, err = writerPolicy(cfg, awsCfg, req, resolved)
 	}

@@ -93,7 +93,7 @@ func retrieve(ctx context.Context, cfg aws.Config) (Identity, string, error) {
 		id.Expires = c.Expires
 	}
 	if id.Mode == ModeIRSA {
-		id.RoleARN = os.Getenv(envRoleARN)
+		id.RoleARN = os.Getenv(EnvRoleARN)
 	}
 	describeChain(cfg, &id)
 	return id, c.AccessKeyID, nil

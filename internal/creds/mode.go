@@ -56,13 +56,27 @@ const (
 	sourceLogin        = "LoginProvider"
 )
 
-// Environment variables the SDK's container endpoint provider reads; they
-// tell EKS Pod Identity from ECS once the SDK has chosen that provider.
+// Environment variables of the SDK's web identity (IRSA) and container
+// endpoint (Pod Identity, ECS) providers: the container ones tell EKS Pod
+// Identity from ECS once the SDK has chosen that provider, and package
+// diagnose reads them all. Only their names are ever printed.
 const (
-	envContainerRelativeURI = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
-	envContainerFullURI     = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
-	envContainerTokenFile   = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
-	envRoleARN              = "AWS_ROLE_ARN"
+	EnvWebIdentityTokenFile = "AWS_WEB_IDENTITY_TOKEN_FILE"
+	EnvRoleARN              = "AWS_ROLE_ARN"
+	EnvContainerFullURI     = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+	EnvContainerRelativeURI = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+	EnvContainerTokenFile   = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+)
+
+// Environment variables of this program, set from the downward API by the
+// manifests: the pod's namespace and service account, which its projected
+// token's sub must name.
+const (
+	// EnvPodNamespace is the pod's namespace (fieldRef metadata.namespace).
+	EnvPodNamespace = "POD_NAMESPACE"
+	// EnvPodServiceAccount is the pod's service account
+	// (fieldRef spec.serviceAccountName).
+	EnvPodServiceAccount = "POD_SERVICE_ACCOUNT"
 )
 
 // The addresses of the EKS Pod Identity agent.
@@ -130,7 +144,7 @@ func detectSource(source string) Mode {
 }
 
 func containerConfigured() bool {
-	return os.Getenv(envContainerRelativeURI) != "" || os.Getenv(envContainerFullURI) != ""
+	return os.Getenv(EnvContainerRelativeURI) != "" || os.Getenv(EnvContainerFullURI) != ""
 }
 
 // containerMode tells EKS Pod Identity from ECS by the configuration the
@@ -138,13 +152,13 @@ func containerConfigured() bool {
 // a full URI on the EKS agent's address, or an authorization token file, is
 // Pod Identity.
 func containerMode() Mode {
-	if os.Getenv(envContainerRelativeURI) != "" {
+	if os.Getenv(EnvContainerRelativeURI) != "" {
 		return ModeECS
 	}
-	if os.Getenv(envContainerTokenFile) != "" {
+	if os.Getenv(EnvContainerTokenFile) != "" {
 		return ModePodIdentity
 	}
-	if u, err := url.Parse(os.Getenv(envContainerFullURI)); err == nil {
+	if u, err := url.Parse(os.Getenv(EnvContainerFullURI)); err == nil {
 		if ip := net.ParseIP(u.Hostname()); ip != nil && (ip.Equal(eksAgentIPv4) || ip.Equal(eksAgentIPv6)) {
 			return ModePodIdentity
 		}

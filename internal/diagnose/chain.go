@@ -15,25 +15,25 @@ import (
 var (
 	staticKeyVars = []string{"AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"}
 	profileVars   = []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"}
-	irsaVars      = []string{EnvWebIdentityTokenFile, EnvRoleARN}
-	podIDVars     = []string{EnvContainerFullURI, EnvContainerTokenFile}
+	irsaVars      = []string{creds.EnvWebIdentityTokenFile, creds.EnvRoleARN}
+	podIDVars     = []string{creds.EnvContainerFullURI, creds.EnvContainerTokenFile}
 )
 
-// Shadowed diagnoses web-identity or container-credential settings that the
+// shadowed diagnoses web-identity or container-credential settings that the
 // SDK did not use because another source won: static keys in the
 // environment, a profile, or web identity over the container endpoint. mode
 // and source are what the SDK resolved.
-func Shadowed(env Env, mode creds.Mode, source string) []Diagnosis {
+func shadowed(env Env, mode creds.Mode, source string) []Diagnosis {
 	var out []Diagnosis
 	winner := fmt.Sprintf("the SDK chose mode %s (source %s)", mode, source)
-	if v := set(env, EnvWebIdentityTokenFile); len(v) > 0 && mode != creds.ModeIRSA && mode != creds.ModeUnknown {
+	if v := set(env, creds.EnvWebIdentityTokenFile); len(v) > 0 && mode != creds.ModeIRSA && mode != creds.ModeUnknown {
 		out = append(out, Diagnosis{
 			Name:     CredentialsShadowed,
-			Observed: fmt.Sprintf("%s is set (IRSA) but %s%s", EnvWebIdentityTokenFile, winner, because(env, mode)),
+			Observed: fmt.Sprintf("%s is set (IRSA) but %s%s", creds.EnvWebIdentityTokenFile, winner, because(env, mode)),
 			Fix:      removeHint(env, mode, "IRSA"),
 		})
 	}
-	container := set(env, EnvContainerFullURI, EnvContainerRelativeURI)
+	container := set(env, creds.EnvContainerFullURI, creds.EnvContainerRelativeURI)
 	if len(container) > 0 && mode != creds.ModePodIdentity && mode != creds.ModeECS && mode != creds.ModeUnknown {
 		out = append(out, Diagnosis{
 			Name:     CredentialsShadowed,
@@ -75,9 +75,9 @@ func removeHint(env Env, mode creds.Mode, wanted string) string {
 	return "remove the settings of the source the SDK chose so that " + wanted + " is used"
 }
 
-// Mutation diagnoses a pod admitted without the webhook's mutation:
+// mutation diagnoses a pod admitted without the webhook's mutation:
 // required names irsa or pod-identity and none of their variables is set.
-func Mutation(env Env, required []creds.Mode) []Diagnosis {
+func mutation(env Env, required []creds.Mode) []Diagnosis {
 	var wanted, vars []string
 	if slices.Contains(required, creds.ModeIRSA) {
 		wanted, vars = append(wanted, "irsa"), append(vars, irsaVars...)
@@ -107,7 +107,7 @@ func Mutation(env Env, required []creds.Mode) []Diagnosis {
 // serviceAccount names the pod's service account from the downward API, or
 // says it is unknown.
 func serviceAccount(env Env) string {
-	ns, sa := env(EnvPodNamespace), env(EnvPodServiceAccount)
+	ns, sa := env(creds.EnvPodNamespace), env(creds.EnvPodServiceAccount)
 	if ns == "" || sa == "" {
 		return "of the pod"
 	}
@@ -118,27 +118,27 @@ func serviceAccount(env Env) string {
 // credentials: the instance id.
 var instanceSession = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
 
-// Fallback diagnoses credentials that are not the ones configured: the
+// fallback diagnoses credentials that are not the ones configured: the
 // caller's role differs from AWS_ROLE_ARN, or the caller is an instance
 // profile session (assumed-role/<role>/i-...) although IRSA or Pod Identity
 // is configured or required. It needs the caller ARN (sts:GetCallerIdentity);
 // without it nothing can be said.
-func Fallback(env Env, required []creds.Mode, id creds.Identity) []Diagnosis {
+func fallback(env Env, required []creds.Mode, id creds.Identity) []Diagnosis {
 	if id.CallerARN == "" {
 		return nil
 	}
-	if want := env(EnvRoleARN); want != "" {
+	if want := env(creds.EnvRoleARN); want != "" {
 		if got := creds.RoleARN(id.CallerARN); got != "" && !sameRole(want, got) {
 			return []Diagnosis{{
 				Name: SilentFallback,
 				Observed: fmt.Sprintf("the caller is %s (role %s, mode %s), not %s=%s",
-					id.CallerARN, got, id.Mode, EnvRoleARN, want),
+					id.CallerARN, got, id.Mode, creds.EnvRoleARN, want),
 				Fix: "the SDK used other credentials than the IRSA role: remove the source it chose (" + string(id.Mode) +
 					") or fix the one it skipped; set REQUIRE_CREDENTIAL_MODE=irsa to refuse to start like this",
 			}}
 		}
 	}
-	expected := len(set(env, EnvWebIdentityTokenFile, EnvContainerFullURI)) > 0 ||
+	expected := len(set(env, creds.EnvWebIdentityTokenFile, creds.EnvContainerFullURI)) > 0 ||
 		slices.Contains(required, creds.ModeIRSA) || slices.Contains(required, creds.ModePodIdentity)
 	if expected && isInstanceSession(id.CallerARN) {
 		return []Diagnosis{{

@@ -1,15 +1,14 @@
 package diagnose
 
 import (
-	"encoding/base64"
-	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/smithy-go"
+	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/token"
 	"github.com/eks-least-privilege/uploader/standin"
 )
 
@@ -26,105 +25,62 @@ func newIssuer(t *testing.T, now time.Time) *standin.Issuer {
 // and aud, valid for an hour; it returns path.
 func writeToken(t *testing.T, path string, now time.Time, sa standin.ServiceAccount, aud string) string {
 	t.Helper()
-	token, err := newIssuer(t, now).Sign(sa, aud, time.Hour)
+	jwt, err := newIssuer(t, now).Sign(sa, aud, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte(token), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(jwt), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-func TestDecodeClaims(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	token, err := newIssuer(t, now).Sign(standin.ServiceAccount{Namespace: "images", Name: "uploader"}, AudienceSTS, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := DecodeClaims([]byte(token + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Claims{Issuer: "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", Subject: "system:serviceaccount:images:uploader",
-		Audience: []string{AudienceSTS}, Expiry: now.Add(time.Hour), IssuedAt: now, Namespace: "images", ServiceAccount: "uploader"}
-	if fmt.Sprint(c) != fmt.Sprint(want) || c.Namespace != want.Namespace || c.ServiceAccount != want.ServiceAccount {
-		t.Errorf("got %+v, want %+v", c, want)
-	}
-	if s := c.String(); strings.Contains(s, token) || strings.Contains(s, strings.Split(token, ".")[2]) {
-		t.Errorf("claims text carries the token or its signature: %s", s)
-	}
-
-	payload := func(json string) string {
-		return "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(json)) + ".c2ln"
-	}
-	if c, err := DecodeClaims([]byte(payload(`{"aud":["a","b"],"sub":"s"}`))); err != nil || len(c.Audience) != 2 || !c.Expiry.IsZero() {
-		t.Errorf("aud array: got %+v, %v", c, err)
-	}
-	for name, in := range map[string]string{
-		"two parts":       "secret-part.secret-part",
-		"not base64":      "a.secret!part.c",
-		"not json":        payload("secret-part"),
-		"aud not strings": payload(`{"aud":[1]}`),
-	} {
-		t.Run(name, func(t *testing.T) {
-			_, err := DecodeClaims([]byte(in))
-			if !errors.Is(err, ErrNotJWT) {
-				t.Fatalf("got %v, want ErrNotJWT", err)
-			}
-			if strings.Contains(err.Error(), "secret") {
-				t.Errorf("error quotes the token: %v", err)
-			}
-		})
-	}
-}
-
 func TestTokenClaims(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	good := Claims{Issuer: "https://oidc.example", Subject: "system:serviceaccount:images:uploader", Audience: []string{AudienceSTS},
+	good := token.Claims{Issuer: "https://oidc.example", Subject: "system:serviceaccount:images:uploader", Audience: []string{token.AudienceSTS},
 		Expiry: now.Add(time.Hour), IssuedAt: now.Add(-time.Minute)}
-	with := func(f func(*Claims)) Claims { c := good; f(&c); return c }
-	irsa := Expect{Var: EnvWebIdentityTokenFile, Audience: AudienceSTS, Namespace: "images", ServiceAccount: "uploader"}
+	with := func(f func(*token.Claims)) token.Claims { c := good; f(&c); return c }
+	irsa := expect{Var: creds.EnvWebIdentityTokenFile, Audience: token.AudienceSTS, Namespace: "images", ServiceAccount: "uploader"}
 	tests := []struct {
 		name     string
-		claims   Claims
-		want     Expect
+		claims   token.Claims
+		want     expect
 		names    []Name
 		contains []string
 	}{
 		{name: "good", claims: good, want: irsa},
-		{name: "wrong audience", claims: with(func(c *Claims) { c.Audience = []string{"https://kubernetes.default.svc"} }), want: irsa,
+		{name: "wrong audience", claims: with(func(c *token.Claims) { c.Audience = []string{"https://kubernetes.default.svc"} }), want: irsa,
 			names: []Name{TokenAudience}, contains: []string{`has aud "https://kubernetes.default.svc", want "sts.amazonaws.com"`, "eks.amazonaws.com/audience", "ISSUER:aud"}},
-		{name: "pod identity audience", claims: good, want: Expect{Var: EnvContainerTokenFile, Audience: AudiencePodIdentity},
+		{name: "pod identity audience", claims: good, want: expect{Var: creds.EnvContainerTokenFile, Audience: token.AudiencePodIdentity},
 			names: []Name{TokenAudience}, contains: []string{`want "pods.eks.amazonaws.com"`}},
-		{name: "expired", claims: with(func(c *Claims) { c.Expiry = now.Add(-90 * time.Second) }), want: irsa,
+		{name: "expired", claims: with(func(c *token.Claims) { c.Expiry = now.Add(-90 * time.Second) }), want: irsa,
 			names: []Name{TokenExpired}, contains: []string{"expired 1m30s ago, at 2026-03-01T11:58:30Z", "the file is a copy"}},
-		{name: "another service account", claims: with(func(c *Claims) { c.Subject = "system:serviceaccount:default:default" }), want: irsa,
+		{name: "another service account", claims: with(func(c *token.Claims) { c.Subject = "system:serviceaccount:default:default" }), want: irsa,
 			names: []Name{TokenSubject}, contains: []string{`sub "system:serviceaccount:default:default", but this pod runs as "system:serviceaccount:images:uploader"`}},
-		{name: "sub unchecked without the downward API", claims: with(func(c *Claims) { c.Subject = "x" }), want: Expect{Var: EnvWebIdentityTokenFile, Audience: AudienceSTS}},
-		{name: "everything wrong", claims: Claims{Audience: []string{"x"}, Expiry: now, Subject: "y"}, want: irsa,
+		{name: "sub unchecked without the downward API", claims: with(func(c *token.Claims) { c.Subject = "x" }), want: expect{Var: creds.EnvWebIdentityTokenFile, Audience: token.AudienceSTS}},
+		{name: "everything wrong", claims: token.Claims{Audience: []string{"x"}, Expiry: now, Subject: "y"}, want: irsa,
 			names: []Name{TokenAudience, TokenExpired, TokenSubject}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantNames(t, TokenClaims(tt.claims, tt.want, now), tt.names, tt.contains...)
+			wantNames(t, tokenClaims(tt.claims, tt.want, now), tt.names, tt.contains...)
 		})
 	}
 }
 
 func TestExpectFor(t *testing.T) {
-	env := envOf(map[string]string{EnvPodNamespace: "ns", EnvPodServiceAccount: "sa"})
-	if got := ExpectFor(env, EnvWebIdentityTokenFile); got != (Expect{Var: EnvWebIdentityTokenFile, Audience: AudienceSTS, Namespace: "ns", ServiceAccount: "sa"}) {
+	env := envOf(map[string]string{creds.EnvPodNamespace: "ns", creds.EnvPodServiceAccount: "sa"})
+	if got := expectFor(env, creds.EnvWebIdentityTokenFile); got != (expect{Var: creds.EnvWebIdentityTokenFile, Audience: token.AudienceSTS, Namespace: "ns", ServiceAccount: "sa"}) {
 		t.Errorf("irsa: got %+v", got)
 	}
-	if got := ExpectFor(env, EnvContainerTokenFile); got.Audience != AudiencePodIdentity {
+	if got := expectFor(env, creds.EnvContainerTokenFile); got.Audience != token.AudiencePodIdentity {
 		t.Errorf("pod identity: got %+v", got)
 	}
 }
 
 func TestRejection(t *testing.T) {
-	claims := &Claims{Issuer: "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", Subject: "system:serviceaccount:images:uploader", Audience: []string{AudienceSTS}}
-	irsa := Expect{Var: EnvWebIdentityTokenFile, Audience: AudienceSTS}
+	claims := &token.Claims{Issuer: "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", Subject: "system:serviceaccount:images:uploader", Audience: []string{token.AudienceSTS}}
+	irsa := expect{Var: creds.EnvWebIdentityTokenFile, Audience: token.AudienceSTS}
 	api := func(code, msg string) error {
 		return &smithy.OperationError{ServiceID: "STS", OperationName: "AssumeRoleWithWebIdentity",
 			Err: &smithy.GenericAPIError{Code: code, Message: msg}}
@@ -132,8 +88,8 @@ func TestRejection(t *testing.T) {
 	tests := []struct {
 		name     string
 		err      error
-		want     Expect
-		claims   *Claims
+		want     expect
+		claims   *token.Claims
 		names    []Name
 		contains []string
 	}{
@@ -146,12 +102,12 @@ func TestRejection(t *testing.T) {
 		{name: "claims unavailable", err: api("InvalidIdentityToken", "bad token eyJhbGciOi.eyJzdWIi.c2ln"), want: irsa,
 			names: []Name{TokenRejected}, contains: []string{"token claims unavailable", "bad token [token]"}},
 		{name: "pod identity agent", err: &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "Service account token is not valid"},
-			want: Expect{Var: EnvContainerTokenFile, Audience: AudiencePodIdentity}, claims: claims,
+			want: expect{Var: creds.EnvContainerTokenFile, Audience: token.AudiencePodIdentity}, claims: claims,
 			names: []Name{TokenRejected}, contains: []string{"the Pod Identity agent refused the token in AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "list-pod-identity-associations"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Rejection(tt.err, tt.want, tt.claims)
+			got := rejection(tt.err, tt.want, tt.claims)
 			wantNames(t, got, tt.names, tt.contains...)
 			if strings.Contains(List(got).String(), "eyJ") {
 				t.Errorf("a token-like string is printed: %s", List(got))

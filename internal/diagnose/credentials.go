@@ -2,13 +2,12 @@ package diagnose
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"os"
 	"slices"
 	"time"
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/token"
 )
 
 // Inputs are what [Credentials] looks at. Env is required; the zero value
@@ -21,8 +20,8 @@ type Inputs struct {
 	// identity carries the mode the SDK tried even when Err is set.
 	Identity creds.Identity
 	Err      error
-	// Process runs as. Zero: CurrentProcess().
-	Process *Process
+	// Process runs as. Zero: token.CurrentProcess().
+	Process *token.Process
 	// Now is the clock. Zero: time.Now.
 	Now func() time.Time
 	// IMDSClient asks the instance metadata service when the mode is
@@ -30,10 +29,6 @@ type Inputs struct {
 	// AWS_EC2_METADATA_DISABLED=true.
 	IMDSClient *http.Client
 }
-
-// maxTokenSize bounds the read of a token file: projected tokens are a
-// few KiB.
-const maxTokenSize = 64 << 10
 
 // Credentials diagnoses the credentials the SDK resolved or failed to
 // resolve, at start and in `uploader check`: the token files and their
@@ -46,68 +41,55 @@ func Credentials(ctx context.Context, in Inputs) List {
 	if in.Now != nil {
 		now = in.Now
 	}
-	proc := CurrentProcess()
+	proc := token.CurrentProcess()
 	if in.Process != nil {
 		proc = *in.Process
 	}
 	env, id := in.Env, in.Identity
 	var out List
-	out = append(out, Mutation(env, in.Required)...)
-	for _, key := range []string{EnvWebIdentityTokenFile, EnvContainerTokenFile} {
-		s := ObserveTokenFile(env, key)
+	out = append(out, mutation(env, in.Required)...)
+	for _, key := range []string{creds.EnvWebIdentityTokenFile, creds.EnvContainerTokenFile} {
+		s := token.Observe(env(key))
 		if s.Path == "" {
 			continue
 		}
-		if ds := TokenFile(s, proc); len(ds) > 0 {
+		if ds := tokenFile(key, s, proc); len(ds) > 0 {
 			out = append(out, ds...)
 			continue
 		}
-		want := ExpectFor(env, key)
-		claims, err := readClaims(s.Path)
+		want := expectFor(env, key)
+		claims, err := token.Read(s.Path)
 		if err == nil {
-			out = append(out, TokenClaims(claims, want, now())...)
+			out = append(out, tokenClaims(claims, want, now())...)
 		}
 		// The refusal belongs to the token of the mode that was tried.
 		if in.Err != nil && usesToken(id.Mode, key) {
-			var c *Claims
+			var c *token.Claims
 			if err == nil {
 				c = &claims
 			}
-			out = append(out, Rejection(in.Err, want, c)...)
+			out = append(out, rejection(in.Err, want, c)...)
 		}
 	}
 	if in.Err == nil {
-		out = append(out, Shadowed(env, id.Mode, id.Source)...)
-		out = append(out, Fallback(env, in.Required, id)...)
+		out = append(out, shadowed(env, id.Mode, id.Source)...)
+		out = append(out, fallback(env, in.Required, id)...)
 	} else {
-		out = append(out, PodIdentityAgent(in.Err, id.Mode, env)...)
-		out = append(out, Clock(in.Err, time.Time{}, now())...)
+		out = append(out, podIdentityAgent(in.Err, id.Mode, env)...)
+		out = append(out, clock(in.Err, time.Time{}, now())...)
 	}
 	if id.Mode == creds.ModeNodeRole {
-		if endpoint, ok := IMDSEndpoint(env); ok {
-			out = append(out, IMDS(ProbeIMDS(ctx, in.IMDSClient, endpoint))...)
+		if endpoint, ok := imdsEndpoint(env); ok {
+			out = append(out, imdsDiagnoses(probeIMDS(ctx, in.IMDSClient, endpoint))...)
 		} else if in.Err != nil {
-			out = append(out, IMDSFromError(in.Err)...)
+			out = append(out, imdsFromError(in.Err)...)
 		}
 	}
 	return dedupe(out)
 }
 
 func usesToken(m creds.Mode, key string) bool {
-	return (m == creds.ModeIRSA && key == EnvWebIdentityTokenFile) || (m == creds.ModePodIdentity && key == EnvContainerTokenFile)
-}
-
-func readClaims(path string) (Claims, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Claims{}, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxTokenSize))
-	if err != nil {
-		return Claims{}, err
-	}
-	return DecodeClaims(data)
+	return (m == creds.ModeIRSA && key == creds.EnvWebIdentityTokenFile) || (m == creds.ModePodIdentity && key == creds.EnvContainerTokenFile)
 }
 
 // dedupe drops repeated diagnoses (same name and observation).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/smithy-go"
 	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/token"
 	"github.com/eks-least-privilege/uploader/standin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -18,15 +19,15 @@ import (
 func TestCredentials(t *testing.T) {
 	now := time.Now()
 	dir := t.TempDir()
-	token := func(name string, sa standin.ServiceAccount, aud string) string {
+	signed := func(name string, sa standin.ServiceAccount, aud string) string {
 		return writeToken(t, filepath.Join(dir, name), now, sa, aud)
 	}
-	other := token("other", standin.ServiceAccount{Namespace: "default", Name: "default"}, AudienceSTS)
-	podToken := token("pod", standin.ServiceAccount{Namespace: "images", Name: "uploader"}, AudiencePodIdentity)
+	other := signed("other", standin.ServiceAccount{Namespace: "default", Name: "default"}, token.AudienceSTS)
+	podToken := signed("pod", standin.ServiceAccount{Namespace: "images", Name: "uploader"}, token.AudiencePodIdentity)
 	stsDenied := &creds.Error{Mode: creds.ModeIRSA, Reason: creds.ReasonDenied, Err: &smithy.OperationError{ServiceID: "STS", OperationName: "AssumeRoleWithWebIdentity",
 		Err: &smithy.GenericAPIError{Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity"}}}
 	agentDenied := &creds.Error{Mode: creds.ModePodIdentity, Reason: creds.ReasonDenied, Err: &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "no association"}}
-	downward := map[string]string{EnvPodNamespace: "images", EnvPodServiceAccount: "uploader", "AWS_EC2_METADATA_DISABLED": "true"}
+	downward := map[string]string{creds.EnvPodNamespace: "images", creds.EnvPodServiceAccount: "uploader", "AWS_EC2_METADATA_DISABLED": "true"}
 	merge := func(kv ...string) map[string]string {
 		m := map[string]string{}
 		for k, v := range downward {
@@ -46,14 +47,14 @@ func TestCredentials(t *testing.T) {
 		err      error
 		want     []Name
 	}{
-		{name: "irsa token of another service account, refused", env: merge(EnvWebIdentityTokenFile, other, EnvRoleARN, "arn:aws:iam::111122223333:role/uploader"),
+		{name: "irsa token of another service account, refused", env: merge(creds.EnvWebIdentityTokenFile, other, creds.EnvRoleARN, "arn:aws:iam::111122223333:role/uploader"),
 			id: creds.Identity{Mode: creds.ModeIRSA}, err: stsDenied, want: []Name{TokenSubject, TokenRejected}},
-		{name: "irsa token missing", env: merge(EnvWebIdentityTokenFile, filepath.Join(dir, "absent"), EnvRoleARN, "arn:aws:iam::1:role/r"),
+		{name: "irsa token missing", env: merge(creds.EnvWebIdentityTokenFile, filepath.Join(dir, "absent"), creds.EnvRoleARN, "arn:aws:iam::1:role/r"),
 			id: creds.Identity{Mode: creds.ModeIRSA}, err: &creds.Error{Mode: creds.ModeIRSA, Reason: creds.ReasonNotFound, Err: os.ErrNotExist}, want: []Name{TokenFileMissing}},
-		{name: "pod identity refused by the agent", env: merge(EnvContainerTokenFile, podToken, EnvContainerFullURI, "http://169.254.170.23/v1/credentials"),
+		{name: "pod identity refused by the agent", env: merge(creds.EnvContainerTokenFile, podToken, creds.EnvContainerFullURI, "http://169.254.170.23/v1/credentials"),
 			id: creds.Identity{Mode: creds.ModePodIdentity}, err: agentDenied, want: []Name{TokenRejected}},
 		{name: "fell back to the node role", env: merge(), required: []creds.Mode{creds.ModeIRSA}, id: node, want: []Name{MutationMissing, SilentFallback}},
-		{name: "static keys shadow irsa", env: merge(EnvWebIdentityTokenFile, other, "AWS_ACCESS_KEY_ID", "AKIA"),
+		{name: "static keys shadow irsa", env: merge(creds.EnvWebIdentityTokenFile, other, "AWS_ACCESS_KEY_ID", "AKIA"),
 			id: creds.Identity{Mode: creds.ModeStatic, Source: "EnvConfigCredentials"}, want: []Name{TokenSubject, CredentialsShadowed}},
 		{name: "node role behind a hop limit", env: map[string]string{"AWS_EC2_METADATA_SERVICE_ENDPOINT": imdsStandin(t, func(s *standin.IMDS) { s.SetHopLimitExceeded(true) })},
 			id: creds.Identity{Mode: creds.ModeNodeRole}, err: &creds.Error{Mode: creds.ModeNodeRole, Reason: creds.ReasonIMDSUnreachable, Err: context.DeadlineExceeded}, want: []Name{IMDSHopLimit}},
@@ -75,7 +76,7 @@ func TestCredentials(t *testing.T) {
 
 func TestActive(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	a, err := NewActive(reg)
+	a, err := newActive(reg)
 	if err != nil {
 		t.Fatal(err)
 	}

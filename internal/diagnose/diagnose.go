@@ -134,21 +134,6 @@ func (l List) String() string {
 // the same as an unset one, as for the SDK.
 type Env func(key string) string
 
-// Environment variables read here. The SDK's are read by the SDK too; the
-// POD_ ones are this program's, set from the downward API.
-const (
-	EnvWebIdentityTokenFile = "AWS_WEB_IDENTITY_TOKEN_FILE"
-	EnvRoleARN              = "AWS_ROLE_ARN"
-	EnvContainerFullURI     = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
-	EnvContainerRelativeURI = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
-	EnvContainerTokenFile   = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
-	// EnvPodNamespace is the pod's namespace (fieldRef metadata.namespace).
-	EnvPodNamespace = "POD_NAMESPACE"
-	// EnvPodServiceAccount is the pod's service account
-	// (fieldRef spec.serviceAccountName).
-	EnvPodServiceAccount = "POD_SERVICE_ACCOUNT"
-)
-
 // set returns the names among keys that have a value in env.
 func set(env Env, keys ...string) []string {
 	var out []string

@@ -2,9 +2,14 @@ package diagnose
 
 import (
 	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"log/slog"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -21,8 +26,61 @@ func TestNames(t *testing.T) {
 		}
 		seen[n] = true
 	}
-	if len(Names) != 17 {
-		t.Errorf("got %d names, want 17: a new diagnosis needs a row in docs/troubleshooting.md and a test", len(Names))
+}
+
+// TestNamesListsEveryName: every constant of type Name declared in this
+// package is in Names, so the metric, the troubleshooting page
+// (TestTroubleshootingDoc) and this list cannot lose one; how many there are
+// is whatever Names holds.
+func TestNamesListsEveryName(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	var declared []Name
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range file.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Name" {
+					continue
+				}
+				for i, n := range vs.Names {
+					lit, ok := vs.Values[i].(*ast.BasicLit)
+					if !ok {
+						t.Fatalf("%s: the value of %s is not a string literal", f, n.Name)
+					}
+					v, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					declared = append(declared, Name(v))
+				}
+			}
+		}
+	}
+	if len(declared) == 0 {
+		t.Fatal("no Name constant found: the parse is wrong")
+	}
+	for _, n := range declared {
+		if !slices.Contains(Names, n) {
+			t.Errorf("diagnosis %s is declared but not in Names", n)
+		}
+	}
+	if len(declared) != len(Names) {
+		t.Errorf("got %d names in Names, %d declared: each once", len(Names), len(declared))
 	}
 }
 

@@ -12,21 +12,21 @@ import (
 	"github.com/eks-least-privilege/uploader/internal/creds"
 )
 
-// Groups of [Active] an [Explainer] fills.
+// Groups of [active] an [Explainer] fills.
 const (
-	GroupCredentials = "credentials" // the identity resolved, or why not
-	GroupRefresh     = "refresh"     // a refresh failing while the credentials work
-	GroupUpload      = "upload"      // the last upload's failure
+	groupCredentials = "credentials" // the identity resolved, or why not
+	groupRefresh     = "refresh"     // a refresh failing while the credentials work
+	groupUpload      = "upload"      // the last upload's failure
 )
 
 // Explainer is the diagnosis of a running uploader: the credential
 // watcher's hook ([Explainer.Watch]), the loop's for failure lines
 // ([Explainer.Failed], [Explainer.Succeeded]), and the diagnoses in force
-// ([Explainer.List]), exported through an [Active].
+// ([Explainer.List]), exported through an [active].
 type Explainer struct {
 	env      Env
 	required []creds.Mode
-	active   *Active
+	active   *active
 	now      func() time.Time
 	imds     *http.Client
 
@@ -36,9 +36,9 @@ type Explainer struct {
 
 // NewExplainer returns an Explainer for the environment env and the modes
 // REQUIRE_CREDENTIAL_MODE allows, and registers uploader_diagnosis_info
-// with reg (see [NewActive]).
+// with reg (see [newActive]).
 func NewExplainer(env Env, required []creds.Mode, reg prometheus.Registerer) (*Explainer, error) {
-	active, err := NewActive(reg)
+	active, err := newActive(reg)
 	if err != nil {
 		return nil, err
 	}
@@ -55,32 +55,32 @@ func (e *Explainer) Watch(ctx context.Context, ev creds.Event) []slog.Attr {
 		e.mu.Lock()
 		e.lastKey = ""
 		e.mu.Unlock()
-		e.active.Set(GroupRefresh, nil)
+		e.active.Set(groupRefresh, nil)
 		l := e.credentials(ctx, ev.Identity, nil)
-		e.active.Set(GroupCredentials, l)
+		e.active.Set(groupCredentials, l)
 		return attrs(l)
 	}
-	var refresh List
+	var failing List
 	if ev.Last != nil {
-		refresh = Refresh(ev.Err, *ev.Last, e.now())
+		failing = refresh(ev.Err, *ev.Last, e.now())
 	}
-	e.active.Set(GroupRefresh, refresh)
+	e.active.Set(groupRefresh, failing)
 	key := string(ev.Identity.Mode) + "/" + creds.Reason(ev.Err)
 	e.mu.Lock()
 	repeat := key == e.lastKey
 	e.lastKey = key
 	e.mu.Unlock()
 	if !repeat {
-		e.active.Set(GroupCredentials, e.credentials(ctx, ev.Identity, ev.Err))
+		e.active.Set(groupCredentials, e.credentials(ctx, ev.Identity, ev.Err))
 	}
-	return attrs(append(e.group(GroupRefresh), e.group(GroupCredentials)...))
+	return attrs(append(e.group(groupRefresh), e.group(groupCredentials)...))
 }
 
 // Credentials diagnoses an identity or its error now, for the start and
 // `uploader check`, and records them.
 func (e *Explainer) Credentials(ctx context.Context, id creds.Identity, err error) List {
 	l := e.credentials(ctx, id, err)
-	e.active.Set(GroupCredentials, l)
+	e.active.Set(groupCredentials, l)
 	return l
 }
 
@@ -93,18 +93,18 @@ func (e *Explainer) credentials(ctx context.Context, id creds.Identity, err erro
 // what Watch found.
 func (e *Explainer) Failed(stage string, err error) []slog.Attr {
 	switch stage {
-	case GroupUpload:
+	case groupUpload:
 		l := Storage(err, e.now())
-		e.active.Set(GroupUpload, l)
+		e.active.Set(groupUpload, l)
 		return attrs(l)
-	case GroupCredentials:
-		return attrs(append(e.group(GroupRefresh), e.group(GroupCredentials)...))
+	case groupCredentials:
+		return attrs(append(e.group(groupRefresh), e.group(groupCredentials)...))
 	}
 	return nil
 }
 
 // Succeeded clears the upload diagnoses once an image is stored.
-func (e *Explainer) Succeeded() { e.active.Set(GroupUpload, nil) }
+func (e *Explainer) Succeeded() { e.active.Set(groupUpload, nil) }
 
 // List returns the diagnoses in force.
 func (e *Explainer) List() List { return e.active.List() }

@@ -29,10 +29,10 @@ const (
 	imdsProbeTimeout = time.Second
 )
 
-// IMDSEndpoint returns the IMDS endpoint the SDK uses, from
+// imdsEndpoint returns the IMDS endpoint the SDK uses, from
 // AWS_EC2_METADATA_SERVICE_ENDPOINT or its mode, and false when IMDS is
 // disabled (AWS_EC2_METADATA_DISABLED=true).
-func IMDSEndpoint(env Env) (string, bool) {
+func imdsEndpoint(env Env) (string, bool) {
 	if strings.EqualFold(env(imdsDisabledVar), "true") {
 		return "", false
 	}
@@ -45,8 +45,8 @@ func IMDSEndpoint(env Env) (string, bool) {
 	return imdsDefaultIPv4, true
 }
 
-// Answer is what one HTTP request got: a status, or no answer.
-type Answer struct {
+// answer is what one HTTP request got: a status, or no answer.
+type answer struct {
 	Status int // 0: no HTTP answer
 	// Timeout is true when nothing answered within the bound; false with
 	// Status 0 means the connection failed (refused, no route).
@@ -55,9 +55,9 @@ type Answer struct {
 }
 
 // answered reports whether an HTTP status came back.
-func (a Answer) answered() bool { return a.Status != 0 }
+func (a answer) answered() bool { return a.Status != 0 }
 
-func (a Answer) String() string {
+func (a answer) String() string {
 	switch {
 	case a.answered():
 		return fmt.Sprintf("HTTP %d", a.Status)
@@ -67,26 +67,26 @@ func (a Answer) String() string {
 	return "no connection (" + a.Err + ")"
 }
 
-// IMDSProbe is what an instance metadata service answered to the three
+// imdsProbe is what an instance metadata service answered to the three
 // requests that tell its failures apart.
-type IMDSProbe struct {
+type imdsProbe struct {
 	Endpoint string
-	Token    Answer // PUT /latest/api/token (IMDSv2)
+	Token    answer // PUT /latest/api/token (IMDSv2)
 	// Roles is GET /latest/meta-data/iam/security-credentials/: with the
 	// token when Token is 200, else without one (IMDSv1).
-	Roles    Answer
+	Roles    answer
 	WithV2   bool   // Roles was asked with the IMDSv2 token
 	RoleName string // the first role listed, when Roles is 200
 }
 
-// ProbeIMDS asks endpoint for a token and the role list, each bounded by 1s
+// probeIMDS asks endpoint for a token and the role list, each bounded by 1s
 // (a hop-limited token response never comes). client must not follow
 // redirects; nil means a fresh client. No credentials are requested.
-func ProbeIMDS(ctx context.Context, client *http.Client, endpoint string) IMDSProbe {
+func probeIMDS(ctx context.Context, client *http.Client, endpoint string) imdsProbe {
 	if client == nil {
 		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	p := IMDSProbe{Endpoint: endpoint}
+	p := imdsProbe{Endpoint: endpoint}
 	var token string
 	p.Token, token = imdsCall(ctx, client, http.MethodPut, endpoint+imdsTokenPath, map[string]string{imdsTTLHeader: "60"})
 	h := map[string]string{}
@@ -103,12 +103,12 @@ func ProbeIMDS(ctx context.Context, client *http.Client, endpoint string) IMDSPr
 
 // imdsCall makes one bounded request and returns its answer and up to 4 KiB
 // of body (a token or a role list: never credentials, which are not asked).
-func imdsCall(ctx context.Context, client *http.Client, method, url string, headers map[string]string) (Answer, string) {
+func imdsCall(ctx context.Context, client *http.Client, method, url string, headers map[string]string) (answer, string) {
 	ctx, cancel := context.WithTimeout(ctx, imdsProbeTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
-		return Answer{Err: "bad endpoint"}, ""
+		return answer{Err: "bad endpoint"}, ""
 	}
 	for k, v := range headers {
 		req.Header.Set(k, v)
@@ -117,13 +117,13 @@ func imdsCall(ctx context.Context, client *http.Client, method, url string, head
 	if err != nil {
 		var ne net.Error
 		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-			return Answer{Timeout: true, Err: "timeout"}, ""
+			return answer{Timeout: true, Err: "timeout"}, ""
 		}
-		return Answer{Err: netReason(err)}, ""
+		return answer{Err: netReason(err)}, ""
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	return Answer{Status: resp.StatusCode}, string(body)
+	return answer{Status: resp.StatusCode}, string(body)
 }
 
 // netReason is a short account of a failed connection.
@@ -149,7 +149,7 @@ const imdsFixHopLimit = "raise the instance metadata hop limit to 2 so the IMDSv
 // answers), a hop limit of 1 (the token PUT gets no answer while a GET
 // does), IMDSv1 only (the token PUT is refused, GET works without a token),
 // or no role attached (the role list is 404). A healthy IMDS gives nil.
-func IMDS(p IMDSProbe) []Diagnosis {
+func imdsDiagnoses(p imdsProbe) []Diagnosis {
 	at := " at " + p.Endpoint
 	switch {
 	case !p.Token.answered() && !p.Roles.answered():
@@ -191,7 +191,7 @@ func IMDS(p IMDSProbe) []Diagnosis {
 	return nil
 }
 
-func noRole(p IMDSProbe) Diagnosis {
+func noRole(p imdsProbe) Diagnosis {
 	return Diagnosis{
 		Name:     IMDSNoRole,
 		Observed: fmt.Sprintf("IMDS at %s answers, but %s is 404: no instance profile role is attached to the node", p.Endpoint, imdsRolesPath),
@@ -199,12 +199,12 @@ func noRole(p IMDSProbe) Diagnosis {
 	}
 }
 
-// IMDSFromError diagnoses a failed credential retrieval from IMDS by the
+// imdsFromError diagnoses a failed credential retrieval from IMDS by the
 // SDK's error alone, for when no probe can be made: 404 is no role attached;
 // any other IMDS failure ([creds.ReasonIMDSUnreachable]) cannot tell a hop
 // limit from a missing IMDS without a probe, so it names both. Errors that
 // did not come from IMDS give nil.
-func IMDSFromError(err error) []Diagnosis {
+func imdsFromError(err error) []Diagnosis {
 	var op *smithy.OperationError
 	if err == nil || !errors.As(err, &op) || op.ServiceID != imds.ServiceID {
 		return nil

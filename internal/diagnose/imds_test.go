@@ -69,8 +69,8 @@ func TestProbeIMDS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := ProbeIMDS(context.Background(), nil, tt.endpoint(t))
-			wantNames(t, IMDS(p), tt.want, tt.contains...)
+			p := probeIMDS(context.Background(), nil, tt.endpoint(t))
+			wantNames(t, imdsDiagnoses(p), tt.want, tt.contains...)
 			if tt.want == nil && p.RoleName != "uploader-node-role" {
 				t.Errorf("role: got %q, want uploader-node-role", p.RoleName)
 			}
@@ -81,15 +81,15 @@ func TestProbeIMDS(t *testing.T) {
 func TestIMDSPure(t *testing.T) {
 	tests := []struct {
 		name string
-		p    IMDSProbe
+		p    imdsProbe
 		want []Name
 	}{
-		{"blackholed", IMDSProbe{Token: Answer{Timeout: true}, Roles: Answer{Timeout: true}}, []Name{IMDSUnreachable}},
-		{"disabled", IMDSProbe{Token: Answer{Status: 403}, Roles: Answer{Status: 403}}, []Name{IMDSUnreachable}},
-		{"healthy", IMDSProbe{Token: Answer{Status: 200}, Roles: Answer{Status: 200}, WithV2: true}, nil},
+		{"blackholed", imdsProbe{Token: answer{Timeout: true}, Roles: answer{Timeout: true}}, []Name{IMDSUnreachable}},
+		{"disabled", imdsProbe{Token: answer{Status: 403}, Roles: answer{Status: 403}}, []Name{IMDSUnreachable}},
+		{"healthy", imdsProbe{Token: answer{Status: 200}, Roles: answer{Status: 200}, WithV2: true}, nil},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { wantNames(t, IMDS(tt.p), tt.want) })
+		t.Run(tt.name, func(t *testing.T) { wantNames(t, imdsDiagnoses(tt.p), tt.want) })
 	}
 }
 
@@ -105,7 +105,7 @@ func TestIMDSEndpoint(t *testing.T) {
 		{map[string]string{"AWS_EC2_METADATA_DISABLED": "true"}, "", false},
 	}
 	for _, tt := range tests {
-		if got, ok := IMDSEndpoint(envOf(tt.env)); got != tt.want || ok != tt.ok {
+		if got, ok := imdsEndpoint(envOf(tt.env)); got != tt.want || ok != tt.ok {
 			t.Errorf("%v: got %q %v, want %q %v", tt.env, got, ok, tt.want, tt.ok)
 		}
 	}
@@ -129,10 +129,10 @@ func TestIMDSFromError(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			client := imds.New(imds.Options{Endpoint: tt.endpoint(t), Retryer: aws.NopRetryer{}})
 			_, err := aws.NewCredentialsCache(ec2rolecreds.New(func(o *ec2rolecreds.Options) { o.Client = client })).Retrieve(context.Background())
-			wantNames(t, IMDSFromError(err), tt.want)
+			wantNames(t, imdsFromError(err), tt.want)
 		})
 	}
-	if got := IMDSFromError(context.Canceled); got != nil {
+	if got := imdsFromError(context.Canceled); got != nil {
 		t.Errorf("a non-IMDS error: got %v, want nil", got)
 	}
 }

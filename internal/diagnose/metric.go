@@ -9,20 +9,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Active keeps the diagnoses in force, by the part of the program that
+// active keeps the diagnoses in force, by the part of the program that
 // found them (start-up, the last upload, the last refresh), and exports
 // them as uploader_diagnosis_info{name}: 1 for each active name, 0 for
 // every other name of [Names].
-type Active struct {
+type active struct {
 	info *prometheus.GaugeVec
 
 	mu     sync.Mutex // guards groups
 	groups map[string]List
 }
 
-// NewActive registers uploader_diagnosis_info with reg, every name at 0.
-func NewActive(reg prometheus.Registerer) (*Active, error) {
-	a := &Active{
+// newActive registers uploader_diagnosis_info with reg, every name at 0.
+func newActive(reg prometheus.Registerer) (*active, error) {
+	a := &active{
 		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "uploader_diagnosis_info",
 			Help: "1 for each credential or storage diagnosis in force (see docs/troubleshooting.md), 0 for the others.",
@@ -40,7 +40,7 @@ func NewActive(reg prometheus.Registerer) (*Active, error) {
 
 // Set replaces the diagnoses of group and returns those that were not in
 // force in any group before, to log once.
-func (a *Active) Set(group string, l List) List {
+func (a *active) Set(group string, l List) List {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	before := a.names()
@@ -67,7 +67,7 @@ func (a *Active) Set(group string, l List) List {
 }
 
 // List returns every diagnosis in force, groups in name order.
-func (a *Active) List() List {
+func (a *active) List() List {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out List
@@ -77,7 +77,7 @@ func (a *Active) List() List {
 	return out
 }
 
-func (a *Active) names() map[Name]bool {
+func (a *active) names() map[Name]bool {
 	m := map[Name]bool{}
 	for _, l := range a.groups {
 		for _, d := range l {
@@ -88,7 +88,7 @@ func (a *Active) names() map[Name]bool {
 }
 
 // Group returns the diagnoses of one group.
-func (a *Active) Group(g string) List {
+func (a *active) Group(g string) List {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append(List(nil), a.groups[g]...)

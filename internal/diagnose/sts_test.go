@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/token"
 	"github.com/eks-least-privilege/uploader/standin"
 	"github.com/eks-least-privilege/uploader/test/standintest"
 )
@@ -22,7 +23,7 @@ func TestTokenAudienceAtSTS(t *testing.T) {
 		ServiceAccount: standin.ServiceAccount{Namespace: "images", Name: "uploader"},
 		IRSAAudience:   "https://kubernetes.default.svc",
 	}, standin.MinterOptions{})
-	env := map[string]string{EnvPodNamespace: "images", EnvPodServiceAccount: "uploader", "AWS_REGION": "us-east-1"}
+	env := map[string]string{creds.EnvPodNamespace: "images", creds.EnvPodServiceAccount: "uploader", "AWS_REGION": "us-east-1"}
 	for _, kv := range f.ModeEnv(t, "irsa") {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
@@ -38,16 +39,16 @@ func TestTokenAudienceAtSTS(t *testing.T) {
 	if err == nil {
 		t.Fatal("MinIO accepted a token of the wrong audience")
 	}
-	raw, rerr := os.ReadFile(env[EnvWebIdentityTokenFile])
+	raw, rerr := os.ReadFile(env[creds.EnvWebIdentityTokenFile])
 	if rerr != nil {
 		t.Fatal(rerr)
 	}
-	claims, cerr := DecodeClaims(raw)
+	claims, cerr := token.Decode(raw)
 	if cerr != nil {
 		t.Fatal(cerr)
 	}
-	want := ExpectFor(envOf(env), EnvWebIdentityTokenFile)
-	got := append(TokenClaims(claims, want, time.Now()), Rejection(err, want, &claims)...)
+	want := expectFor(envOf(env), creds.EnvWebIdentityTokenFile)
+	got := append(tokenClaims(claims, want, time.Now()), rejection(err, want, &claims)...)
 	wantNames(t, got, []Name{TokenAudience, TokenRejected},
 		`has aud "https://kubernetes.default.svc", want "sts.amazonaws.com"`, "sub=system:serviceaccount:images:uploader")
 	if s := List(got).String(); strings.Contains(s, string(raw)) || strings.Contains(s, strings.Split(string(raw), ".")[2]) {

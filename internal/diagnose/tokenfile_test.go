@@ -10,36 +10,39 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/token"
 	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 func TestTokenFile(t *testing.T) {
 	const path = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
-	proc := Process{UID: 65532, GID: 65532, Groups: []int{65532}}
+	proc := token.Process{UID: 65532, GID: 65532, Groups: []int{65532}}
 	denied := &fs.PathError{Op: "open", Path: path, Err: syscall.EACCES}
 	tests := []struct {
 		name     string
-		state    TokenFileState
+		key      string
+		state    token.File
 		want     []Name
 		contains []string
 	}{
-		{name: "variable unset", state: TokenFileState{Var: EnvWebIdentityTokenFile}},
-		{name: "readable", state: TokenFileState{Var: EnvWebIdentityTokenFile, Path: path, Mode: 0o644, HasOwner: true}},
-		{name: "missing irsa", state: TokenFileState{Var: EnvWebIdentityTokenFile, Path: path, StatErr: &fs.PathError{Op: "stat", Path: path, Err: syscall.ENOENT}},
+		{name: "variable unset", key: creds.EnvWebIdentityTokenFile},
+		{name: "readable", key: creds.EnvWebIdentityTokenFile, state: token.File{Path: path, Mode: 0o644, HasOwner: true}},
+		{name: "missing irsa", key: creds.EnvWebIdentityTokenFile, state: token.File{Path: path, StatErr: &fs.PathError{Op: "stat", Path: path, Err: syscall.ENOENT}},
 			want: []Name{TokenFileMissing}, contains: []string{"AWS_WEB_IDENTITY_TOKEN_FILE=" + path + " does not exist", "not mounted", "eks.amazonaws.com/role-arn", "recreate the pod"}},
-		{name: "missing pod identity", state: TokenFileState{Var: EnvContainerTokenFile, Path: "/t", StatErr: fs.ErrNotExist},
+		{name: "missing pod identity", key: creds.EnvContainerTokenFile, state: token.File{Path: "/t", StatErr: fs.ErrNotExist},
 			want: []Name{TokenFileMissing}, contains: []string{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/t", "Pod Identity association"}},
-		{name: "unreadable", state: TokenFileState{Var: EnvWebIdentityTokenFile, Path: path, Mode: 0o600, UID: 0, GID: 0, HasOwner: true, OpenErr: denied},
+		{name: "unreadable", key: creds.EnvWebIdentityTokenFile, state: token.File{Path: path, Mode: 0o600, UID: 0, GID: 0, HasOwner: true, OpenErr: denied},
 			want:     []Name{TokenFileUnreadable},
 			contains: []string{"open permission denied for uid 65532 gid 65532 groups [65532]", "file owner uid 0 gid 0 mode -rw-------", "securityContext.fsGroup", "fsGroup: 65532"}},
-		{name: "directory not searchable", state: TokenFileState{Var: EnvWebIdentityTokenFile, Path: path, StatErr: &fs.PathError{Op: "stat", Path: path, Err: syscall.EACCES}},
+		{name: "directory not searchable", key: creds.EnvWebIdentityTokenFile, state: token.File{Path: path, StatErr: &fs.PathError{Op: "stat", Path: path, Err: syscall.EACCES}},
 			want: []Name{TokenFileUnreadable}, contains: []string{"stat (a directory on the way is not searchable)", "owner unknown"}},
-		{name: "other open error", state: TokenFileState{Var: EnvWebIdentityTokenFile, Path: path, OpenErr: &fs.PathError{Op: "open", Path: path, Err: syscall.EIO}},
+		{name: "other open error", key: creds.EnvWebIdentityTokenFile, state: token.File{Path: path, OpenErr: &fs.PathError{Op: "open", Path: path, Err: syscall.EIO}},
 			want: []Name{TokenFileUnreadable}, contains: []string{"open: input/output error"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantNames(t, TokenFile(tt.state, proc), tt.want, tt.contains...)
+			wantNames(t, tokenFile(tt.key, tt.state, proc), tt.want, tt.contains...)
 		})
 	}
 }
@@ -64,13 +67,9 @@ func TestObserveTokenFile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := ObserveTokenFile(envOf(map[string]string{EnvWebIdentityTokenFile: tt.path}), EnvWebIdentityTokenFile)
-			wantNames(t, TokenFile(s, CurrentProcess()), tt.want)
+			s := token.Observe(tt.path)
+			wantNames(t, tokenFile(creds.EnvWebIdentityTokenFile, s, token.CurrentProcess()), tt.want)
 		})
-	}
-	s := ObserveTokenFile(envOf(map[string]string{EnvWebIdentityTokenFile: file}), EnvWebIdentityTokenFile)
-	if !s.HasOwner || s.UID != os.Getuid() || s.Mode.Perm() != 0o600 {
-		t.Errorf("got owner %d (known %v) mode %v, want %d and 0600", s.UID, s.HasOwner, s.Mode, os.Getuid())
 	}
 }
 
@@ -79,8 +78,8 @@ func TestObserveTokenFile(t *testing.T) {
 // container without fsGroup does. It needs root to start the child.
 func TestTokenFileUnreadableAsNonRoot(t *testing.T) {
 	if path := os.Getenv("DIAGNOSE_CHILD_TOKEN_FILE"); path != "" {
-		s := ObserveTokenFile(os.Getenv, EnvWebIdentityTokenFile)
-		fmt.Println(List(TokenFile(s, CurrentProcess())).String())
+		s := token.Observe(os.Getenv(creds.EnvWebIdentityTokenFile))
+		fmt.Println(List(tokenFile(creds.EnvWebIdentityTokenFile, s, token.CurrentProcess())).String())
 		return
 	}
 	if os.Getuid() != 0 {
@@ -108,7 +107,7 @@ func TestTokenFileUnreadableAsNonRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-test.run=^TestTokenFileUnreadableAsNonRoot$")
-	cmd.Env = []string{"DIAGNOSE_CHILD_TOKEN_FILE=" + file, EnvWebIdentityTokenFile + "=" + file}
+	cmd.Env = []string{"DIAGNOSE_CHILD_TOKEN_FILE=" + file, creds.EnvWebIdentityTokenFile + "=" + file}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65532, Gid: 65532, Groups: []uint32{65532}}}
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -8,6 +8,9 @@
 // the KMS calls a put makes), the key-policy statement for it, and the bucket
 // owner's statements. [IRSATrust], [PodIdentityTrust] and [AssumeRoleTrust]
 // render the role's trust policy for each way of reaching it.
+// [RoleTrust] fills the inputs of the IRSA and Pod Identity trust policies
+// from what the pod sees: the downward API, AWS_ROLE_ARN, the projected
+// token's claims and, last, the identity the SDK resolves.
 package policy
 
 import (
