@@ -499,3 +499,31 @@ func sameEqual(t *testing.T, what string, chart, kustomize any) {
 	k, _ := yaml.Marshal(kustomize)
 	t.Errorf("%s differs between the chart and kustomize:\n%s", what, firstDiff(string(k), string(h)))
 }
+
+// TestChartPackage: the packaged chart (what the release pushes) holds the
+// rules behind the files/ link and renders as the directory does.
+func TestChartPackage(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := helm(t, "package", chartDir, "--destination", dir); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	pkgs, err := filepath.Glob(filepath.Join(dir, "uploader-*.tgz"))
+	if err != nil || len(pkgs) != 1 {
+		t.Fatalf("packages %v (%v), want one uploader-*.tgz", pkgs, err)
+	}
+	args := []string{"--values", valuesFile("irsa-deployment"), "--set", "serviceMonitor.enabled=true,prometheusRule.enabled=true"}
+	fromDir, err := helm(t, append([]string{"template", chartRelease, chartDir, "--namespace", chartRelease}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromPkg, err := helm(t, append([]string{"template", chartRelease, pkgs[0], "--namespace", chartRelease}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fromPkg, fromDir) {
+		t.Errorf("the packaged chart renders otherwise than the directory:\n%s", firstDiff(string(fromDir), string(fromPkg)))
+	}
+	if !bytes.Contains(fromPkg, []byte("alert: UploaderUploadsFailing")) {
+		t.Error("the packaged chart's PrometheusRule has no rules of deploy/components/monitoring")
+	}
+}
