@@ -47,7 +47,11 @@ func Credentials(ctx context.Context, in Inputs) List {
 	}
 	env, id := in.Env, in.Identity
 	var out List
-	out = append(out, mutation(env, in.Required)...)
+	// A required mode the SDK did resolve (IRSA from a profile's
+	// web_identity_token_file, then a role chain) needs no mutation.
+	if in.Err != nil || !slices.Contains(in.Required, id.Mode) {
+		out = append(out, mutation(env, in.Required)...)
+	}
 	for _, key := range []string{creds.EnvWebIdentityTokenFile, creds.EnvContainerTokenFile} {
 		s := token.Observe(env(key))
 		if s.Path == "" {

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/eks-least-privilege/uploader/test/mototest"
+	"github.com/eks-least-privilege/uploader/test/testenv"
+)
+
+// TestCheckJudgesTheFinalRole: `uploader check` in a pod whose profile
+// chains IRSA into the bucket owner's writer role shows every hop, and
+// every S3 request of the least-privilege probes is signed with the final
+// role's key, the one sts:AssumeRole returned. Moto's S3 checks no policy
+// (it allows every probe), so the verdict is over-privilege: what this
+// proves is whose credentials are judged, not what AWS would allow.
+func TestCheckJudgesTheFinalRole(t *testing.T) {
+	const (
+		source   = "arn:aws:iam::111122223333:role/uploader-pod"
+		writer   = "arn:aws:iam::444455556666:role/uploader-writer"
+		external = "ext-7f3a9c2e51d0"
+		bucket   = "central-images"
+	)
+	testenv.IsolateAWSEnv(t)
+	moto, err := url.Parse(mototest.Start(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A recording proxy: the key id the AssumeRole answer carries, and the
+	// key id that signs each S3 request.
+	var (
+		mu        sync.Mutex // guards assumed, s3Keys
+		assumed   []string
+		s3Keys    = map[string]int{}
+		keyInAuth = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
+		keyInXML  = regexp.MustCompile(`<AccessKeyId>([A-Z0-9]+)</AccessKeyId>`)
+	)
+	proxy := httputil.NewSingleHostReverseProxy(moto)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		if strings.Contains(string(body), "<AssumeRoleResponse") {
+			if m := keyInXML.FindSubmatch(body); m != nil {
+				mu.Lock()
+				assumed = append(assumed, string(m[1]))
+				mu.Unlock()
+			}
+		}
+		return nil
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/"+bucket) {
+			if m := keyInAuth.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+				mu.Lock()
+				s3Keys[m[1]]++
+				mu.Unlock()
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+
+	admin := s3.New(s3.Options{Region: "eu-west-1", BaseEndpoint: aws.String(moto.String()), UsePathStyle: true,
+		Credentials: aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "AKIAOWNERADMIN000000", SecretAccessKey: "owner-admin"}, nil
+		}))})
+	if _, err := admin.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraintEuWest1}}); err != nil {
+		t.Fatal(err)
+	}
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := "[profile pod]\nweb_identity_token_file = " + token + "\nrole_arn = " + source +
+		"\n[profile writer]\nsource_profile = pod\nrole_arn = " + writer + "\nexternal_id = " + external + "\n"
+	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"AWS_PROFILE": "writer", "AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL_STS": srv.URL, "AWS_ENDPOINT_URL_S3": srv.URL,
+		"S3_USE_PATH_STYLE": "true", "S3_BUCKET_NAME": bucket, "S3_KEY_PREFIX": "uploads/", "REQUIRE_CREDENTIAL_MODE": "irsa",
+	} {
+		t.Setenv(k, v)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err = run(ctx, []string{"check"}, &out)
+	var exit *exitError
+	if !errors.As(err, &exit) || exit.code != 3 {
+		t.Fatalf("uploader check: got %v, want exit 3 (moto allows every probe)\n%s", err, out.String())
+	}
+	for _, row := range []string{"credential mode:  irsa", "source role arn:  " + source, "role arn:         " + writer, "external id:      set (not shown)"} {
+		if !strings.Contains(out.String(), row) {
+			t.Errorf("want %q in\n%s", row, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "diagnosis ") {
+		t.Errorf("a diagnosis for a chain that works:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), external) {
+		t.Errorf("the external id's value is printed:\n%s", out.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(assumed) != 1 || len(s3Keys) != 1 || s3Keys[assumed[0]] == 0 {
+		t.Errorf("S3 requests signed by %v, want all by the key AssumeRole returned (%v)", s3Keys, assumed)
+	}
+}
