@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
 	"github.com/eks-least-privilege/uploader/internal/diagnose"
+	"github.com/eks-least-privilege/uploader/internal/fetch"
+	"github.com/eks-least-privilege/uploader/internal/issuer"
 	"github.com/eks-least-privilege/uploader/internal/privilege"
 )
 
@@ -55,12 +58,15 @@ func runCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Cli
 	defer cancel()
 	id, err := creds.Resolve(ctx, awsCfg)
 	diagnoses := diagnose.Credentials(ctx, diagnose.Inputs{Env: os.Getenv, Required: cfg.RequireModes, Identity: id, Err: err})
+	if err == nil {
+		_ = id.WriteTable(stdout)
+	}
+	_ = diagnoses.WriteText(stdout)
+	// The token and its issuer are shown after a refusal too: they explain it.
+	writeTokens(ctx, stdout, id.Mode, err, time.Now())
 	if err != nil {
-		_ = diagnoses.WriteText(stdout)
 		return fmt.Errorf("resolve credentials: %w", err)
 	}
-	_ = id.WriteTable(stdout)
-	_ = diagnoses.WriteText(stdout)
 	report, err := privilege.Check(ctx, client, cfg.Bucket, cfg.KeyPrefix, cfg.checkOptions())
 	if err != nil {
 		_ = diagnose.Storage(err, time.Now()).WriteText(stdout)
@@ -86,4 +92,44 @@ func writeReport(w io.Writer, r privilege.Report) error {
 	}
 	fmt.Fprintf(w, "verdict: %s (exit %d)\n", verdict, checkExitCode(r))
 	return r.WriteNotes(w)
+}
+
+// clusterCAPath is the cluster CA `uploader check` shows and trusts the
+// issuer by; tests point it elsewhere.
+var clusterCAPath = issuer.CAPath
+
+// issuerTimeout bounds each request to the token's issuer.
+const issuerTimeout = 10 * time.Second
+
+// writeTokens writes, for `uploader check`, each projected token examined
+// (claims, issuer, signature, diagnoses) and the cluster CA the pod sees,
+// which the issuer's https server may chain to (the kube-apiserver's own
+// issuer), each after a blank line. Nothing is written outside IRSA and Pod
+// Identity when no CA is mounted.
+func writeTokens(ctx context.Context, w io.Writer, mode creds.Mode, resolveErr error, now time.Time) {
+	ca, caErr := issuer.ReadCA(clusterCAPath)
+	hc, err := fetch.HTTPClient(fetch.Options{Timeout: issuerTimeout, RootCAs: ca.Roots()})
+	if err != nil { // only for bad options, which these are not
+		fmt.Fprintf(w, "token: not examined: %v\n", err)
+		return
+	}
+	defer hc.CloseIdleConnections()
+	resolved := mode
+	if resolveErr != nil {
+		resolved = ""
+	}
+	exams := diagnose.ExamineTokens(ctx, os.Getenv, issuer.New(hc, issuer.Options{}), resolved)
+	for _, e := range exams {
+		fmt.Fprintln(w)
+		_ = e.WriteText(w, now)
+	}
+	switch {
+	case caErr == nil:
+		fmt.Fprintln(w)
+		_ = ca.WriteText(w, now)
+	case len(exams) > 0 && errors.Is(caErr, fs.ErrNotExist):
+		fmt.Fprintf(w, "\ncluster ca:  not mounted at %s (automountServiceAccountToken: false, as the shipped manifests set): the issuer is trusted by the system's roots only\n", clusterCAPath)
+	case len(exams) > 0:
+		fmt.Fprintf(w, "\ncluster ca:  %v\n", caErr)
+	}
 }

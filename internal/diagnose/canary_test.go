@@ -3,6 +3,7 @@ package diagnose_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +21,8 @@ import (
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
 	"github.com/eks-least-privilege/uploader/internal/diagnose"
+	"github.com/eks-least-privilege/uploader/internal/issuer"
+	"github.com/eks-least-privilege/uploader/test/standintest"
 	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
@@ -74,6 +78,8 @@ func TestNoSecretsInDiagnoses(t *testing.T) {
 				"AWS_ENDPOINT_URL_STS": refuse(http.StatusForbidden, stsDenied).URL}
 		},
 	}
+	iss, issuerCert := standintest.TLSIssuer(t, nil)
+	issuerURL := iss.URL()
 	for name, env := range tests {
 		t.Run(name, func(t *testing.T) {
 			testenv.IsolateAWSEnv(t)
@@ -103,6 +109,21 @@ func TestNoSecretsInDiagnoses(t *testing.T) {
 			l := diagnose.Credentials(context.Background(), diagnose.Inputs{Env: os.Getenv, Identity: id, Err: cerr})
 			if err := l.WriteText(&out); err != nil {
 				t.Fatal(err)
+			}
+			// The token examined, as `uploader check` prints it: its
+			// signature is checked against a real issuer on loopback (the
+			// canary's kid is not among its keys).
+			exams := diagnose.ExamineTokens(context.Background(), os.Getenv, examineAt(t, issuerURL, issuerCert), id.Mode)
+			for _, e := range exams {
+				if err := e.WriteText(&out, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+				if e.Issuer.Result != issuer.NotVerified || !e.Diagnoses.Has(diagnose.TokenSignatureInvalid) {
+					t.Errorf("token examined: got %s (%s), want not verified and token_signature_invalid", e.Issuer.Result, e.Issuer.Reason)
+				}
+			}
+			if len(exams) == 0 {
+				t.Error("no token examined")
 			}
 			want := map[string]diagnose.Name{"irsa refused": diagnose.TokenRejected, "irsa wrong audience": diagnose.TokenAudience,
 				"pod identity refused": diagnose.TokenRejected, "static keys shadow irsa": diagnose.CredentialsShadowed}[name]
@@ -136,4 +157,19 @@ func anys(attrs []slog.Attr) []any {
 		out[i] = a
 	}
 	return out
+}
+
+// examineAt returns an Examiner that checks every token against the issuer
+// at url (whatever its iss says), trusting cert.
+func examineAt(t *testing.T, url string, cert *x509.Certificate) diagnose.Examiner {
+	t.Helper()
+	c := standintest.IssuerClient(t, cert)
+	return examineFunc(func(ctx context.Context, token []byte, _ string) issuer.Report { return c.Examine(ctx, token, url) })
+}
+
+// examineFunc is a func-typed Examiner.
+type examineFunc func(ctx context.Context, token []byte, iss string) issuer.Report
+
+func (f examineFunc) Examine(ctx context.Context, token []byte, iss string) issuer.Report {
+	return f(ctx, token, iss)
 }

@@ -57,6 +57,12 @@ const (
 	// ChecksumRejected: an S3-compatible store refused the SDK's request
 	// checksums or aws-chunked trailers.
 	ChecksumRejected Name = "checksum_rejected"
+	// TokenSignatureInvalid: the projected token does not verify against the
+	// keys its issuer publishes.
+	TokenSignatureInvalid Name = "token_signature_invalid"
+	// IssuerMismatch: the token's iss, its issuer's discovery document and
+	// the OIDC provider the role trusts do not name the same issuer.
+	IssuerMismatch Name = "issuer_mismatch"
 	// CredentialsRefreshFailing: refreshing the credentials failed while the
 	// current ones still work.
 	CredentialsRefreshFailing Name = "credentials_refresh_failing"
@@ -65,7 +71,7 @@ const (
 // Names lists every diagnosis, to initialise uploader_diagnosis_info to 0.
 var Names = []Name{
 	TokenFileMissing, TokenFileUnreadable, CredentialsShadowed, MutationMissing, SilentFallback,
-	TokenAudience, TokenExpired, TokenSubject, TokenRejected,
+	TokenAudience, TokenExpired, TokenSubject, TokenRejected, TokenSignatureInvalid, IssuerMismatch,
 	IMDSUnreachable, IMDSHopLimit, IMDSv1Only, IMDSNoRole, PodIdentityAgentUnreachable,
 	ClockSkew, ChecksumRejected, CredentialsRefreshFailing,
 }

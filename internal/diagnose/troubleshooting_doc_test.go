@@ -10,7 +10,7 @@ import (
 )
 
 // testDirs hold the tests the troubleshooting table names.
-var testDirs = []string{".", "../creds", "../cycle", "../../cmd/uploader"}
+var testDirs = []string{".", "../creds", "../cycle", "../issuer", "../../cmd/uploader"}
 
 // TestTroubleshootingDoc checks the table of docs/troubleshooting.md: one
 // row per diagnosis, each naming tests (TestName or TestName/subtest) that

@@ -40,9 +40,7 @@ func (c Certificate) DaysLeft(now time.Time) int {
 type CA struct {
 	Path  string
 	Certs []Certificate
-	// Pool holds the bundle's certificates, to trust an issuer served by the
-	// cluster (the kube-apiserver's own https issuer).
-	Pool *x509.CertPool
+	certs []*x509.Certificate // parsed, for Roots
 }
 
 // ReadCA reads the PEM bundle at path (CAPath in a pod). An absent file
@@ -60,7 +58,7 @@ func ReadCA(path string) (CA, error) {
 	if len(data) > maxCABytes {
 		return CA{}, fmt.Errorf("read cluster ca %s: larger than %d bytes", path, maxCABytes)
 	}
-	ca := CA{Path: path, Pool: x509.NewCertPool()}
+	ca := CA{Path: path}
 	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
 		if block.Type != "CERTIFICATE" {
 			continue
@@ -69,7 +67,7 @@ func ReadCA(path string) (CA, error) {
 		if err != nil {
 			return CA{}, fmt.Errorf("read cluster ca %s: certificate %d: %w", path, len(ca.Certs)+1, err)
 		}
-		ca.Pool.AddCert(cert)
+		ca.certs = append(ca.certs, cert)
 		ca.Certs = append(ca.Certs, Certificate{
 			Subject: cert.Subject.String(), Issuer: cert.Issuer.String(),
 			NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(), IsCA: cert.IsCA,
@@ -79,4 +77,18 @@ func ReadCA(path string) (CA, error) {
 		return CA{}, fmt.Errorf("read cluster ca %s: %w", path, ErrNoCertificate)
 	}
 	return ca, nil
+}
+
+// Roots returns the system's roots with the bundle's certificates added,
+// to fetch an issuer that is either public (EKS's) or the cluster's own.
+// A zero CA (none mounted) gives the system's roots alone.
+func (ca CA) Roots() *x509.CertPool {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	for _, c := range ca.certs {
+		pool.AddCert(c)
+	}
+	return pool
 }

@@ -7,48 +7,60 @@ import (
 	"time"
 )
 
-// WriteText writes the report as aligned "name: value" lines, for
-// `uploader check`: the discovery document and its issuer, the published
-// keys, and the signature's result with the key, the algorithm and why.
-// When the issuer could not be reached it says so, and why that matters.
-func (r Report) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	row := func(name, format string, args ...any) {
-		fmt.Fprintf(tw, "  %s:\t"+format+"\n", append([]any{name}, args...)...)
+// Rows returns the report as "name", "value" pairs, for `uploader check`:
+// the discovery document and the issuer it names, the key set and its keys,
+// and the signature's result with the key, the algorithm and why; when the
+// issuer could not be reached, the error and why that matters.
+func (r Report) Rows() [][2]string {
+	var rows [][2]string
+	add := func(name, format string, args ...any) {
+		rows = append(rows, [2]string{name, fmt.Sprintf(format, args...)})
 	}
-	fmt.Fprintf(tw, "issuer:\t%s\n", orDash(r.Issuer))
 	if r.DiscoveryURL != "" {
-		row("discovery", "%s", r.DiscoveryURL)
+		add("discovery", "%s", r.DiscoveryURL)
 	}
 	if r.DiscoveryIssuer != "" {
 		same := "the token's iss"
 		if r.DiscoveryIssuer != r.Issuer {
 			same = "differs from the token's iss"
 		}
-		row("discovery issuer", "%s (%s)", r.DiscoveryIssuer, same)
+		add("discovery issuer", "%s (%s)", r.DiscoveryIssuer, same)
 	}
 	if r.JWKSURI != "" {
-		row("keys", "%s", r.JWKSURI)
+		add("keys", "%s", r.JWKSURI)
 	}
 	if r.Keys != nil || r.Skipped > 0 {
 		skipped := ""
 		if r.Skipped > 0 {
 			skipped = fmt.Sprintf(" (%d entries skipped: not a public signing key)", r.Skipped)
 		}
-		row("published keys", "%s%s", keyList(r.Keys), skipped)
+		add("published keys", "%s%s", keyList(r.Keys), skipped)
 	}
-	row("token key", "kid %s, alg %s", orDash(r.KeyID), orDash(r.Algorithm))
 	switch r.Result {
 	case Verified:
-		row("signature", "verified with key %s", r.Key)
+		add("signature", "verified with key %s", r.Key)
 	case NotVerified:
-		row("signature", "NOT verified: %s", r.Reason)
+		add("signature", "NOT verified: %s", r.Reason)
 	default:
-		row("signature", "could not be checked: %s", r.Reason)
+		add("signature", "could not be checked: %s", r.Reason)
 		if r.Err != nil {
-			row("unreachable", "%v", r.Err)
-			row("why it matters", "STS fetches the same discovery document and keys to verify the token; if it cannot either, AssumeRoleWithWebIdentity fails with InvalidIdentityToken (\"Couldn't retrieve verification key from your identity provider\"). STS fetches them from the internet, this pod from its own network: the two can differ.")
+			add("unreachable", "%v", r.Err)
+			add("why it matters", "STS fetches the same discovery document and keys to verify the token; if it cannot either, "+
+				"AssumeRoleWithWebIdentity fails with InvalidIdentityToken (\"Couldn't retrieve verification key from your identity provider\"). "+
+				"STS fetches them from the internet, this pod from its own network: the two can differ")
 		}
+	}
+	return rows
+}
+
+// WriteText writes the token's kid and alg and the report's [Report.Rows]
+// under an "issuer:" line, aligned.
+func (r Report) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "issuer:\t%s\n", orDash(r.Issuer))
+	fmt.Fprintf(tw, "  key:\tkid %s, alg %s\n", orDash(r.KeyID), orDash(r.Algorithm))
+	for _, row := range r.Rows() {
+		fmt.Fprintf(tw, "  %s:\t%s\n", row[0], row[1])
 	}
 	return tw.Flush()
 }

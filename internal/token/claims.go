@@ -41,16 +41,23 @@ const maxSize = 64 << 10
 
 // Read reads the token file at path (at most 64 KiB) and decodes its claims.
 func Read(path string) (Claims, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Claims{}, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSize))
+	data, err := ReadFile(path)
 	if err != nil {
 		return Claims{}, err
 	}
 	return Decode(data)
+}
+
+// ReadFile returns the raw token in the file at path, at most 64 KiB of it,
+// for a check of its signature (package issuer). The caller must never
+// print or log it.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxSize))
 }
 
 // Decode decodes the payload of a JWT without verifying it. The signature
@@ -130,6 +137,44 @@ func Stamp(t time.Time) string {
 		return "none"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// Rows returns the claims as a person reads them, as "name", "value"
+// pairs for `uploader check`: issuer, audience, subject (with the
+// kubernetes.io namespace and service account), issued and expires, each
+// time with how long ago or how long left at now.
+func (c Claims) Rows(now time.Time) [][2]string {
+	subject := orNone(c.Subject)
+	if c.Namespace != "" || c.ServiceAccount != "" {
+		subject += fmt.Sprintf(" (namespace %s, service account %s)", orNone(c.Namespace), orNone(c.ServiceAccount))
+	}
+	return [][2]string{
+		{"issuer", orNone(c.Issuer)},
+		{"audience", orNone(strings.Join(c.Audience, ", "))},
+		{"subject", subject},
+		{"issued", relative(c.IssuedAt, now)},
+		{"expires", relative(c.Expiry, now)},
+	}
+}
+
+// relative is Stamp(t) with the time from now: "(in 23h59m0s)" or
+// "(12m0s ago)".
+func relative(t, now time.Time) string {
+	if t.IsZero() {
+		return "none"
+	}
+	d := t.Sub(now).Round(time.Second)
+	if d <= 0 {
+		return fmt.Sprintf("%s (%s ago)", Stamp(t), -d)
+	}
+	return fmt.Sprintf("%s (in %s)", Stamp(t), d)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // Subject is the sub a token for namespace/serviceAccount carries.

@@ -92,3 +92,27 @@ func TestRead(t *testing.T) {
 		t.Errorf("got %v, want ErrNotExist", err)
 	}
 }
+
+func TestClaimsRows(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	c := token.Claims{Issuer: "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", Subject: "system:serviceaccount:images:uploader",
+		Audience: []string{token.AudienceSTS}, IssuedAt: now.Add(-10 * time.Minute), Expiry: now.Add(23*time.Hour + 50*time.Minute),
+		Namespace: "images", ServiceAccount: "uploader"}
+	want := [][2]string{
+		{"issuer", "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE"},
+		{"audience", "sts.amazonaws.com"},
+		{"subject", "system:serviceaccount:images:uploader (namespace images, service account uploader)"},
+		{"issued", "2026-03-01T11:50:00Z (10m0s ago)"},
+		{"expires", "2026-03-02T11:50:00Z (in 23h50m0s)"},
+	}
+	if got := c.Rows(now); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	expired := token.Claims{Expiry: now.Add(-time.Minute)}.Rows(now)
+	if got := expired[4][1]; got != "2026-03-01T11:59:00Z (1m0s ago)" {
+		t.Errorf("expired: got %q, want it a minute ago", got)
+	}
+	if got := (token.Claims{}).Rows(now)[2][1]; got != "none" {
+		t.Errorf("no sub: got %q, want none", got)
+	}
+}
