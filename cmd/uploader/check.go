@@ -68,12 +68,20 @@ func runCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Cli
 		return fmt.Errorf("resolve credentials: %w", err)
 	}
 	report, err := privilege.Check(ctx, client, cfg.Bucket, cfg.KeyPrefix, cfg.checkOptions())
+	// The put's refusal tells most (its key, its encryption, the owner);
+	// else the error of whichever probe failed.
+	failed := report.PutError
+	if failed == nil {
+		failed = err
+	}
+	storage := diagnose.Storage(failed, time.Now(), cfg.store())
 	if err != nil {
-		_ = diagnose.Storage(err, time.Now()).WriteText(stdout)
+		_ = storage.WriteText(stdout)
 		return fmt.Errorf("least-privilege check: %w", err)
 	}
 	fmt.Fprintln(stdout)
 	_ = writeReport(stdout, report)
+	_ = storage.WriteText(stdout)
 	if code := checkExitCode(report); code != 0 {
 		return &exitError{code: code, err: fmt.Errorf("least-privilege check: %s", report.Verdict())}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
 	"github.com/eks-least-privilege/uploader/internal/cycle"
+	"github.com/eks-least-privilege/uploader/internal/diagnose"
 	"github.com/eks-least-privilege/uploader/internal/fetch"
 	"github.com/eks-least-privilege/uploader/internal/privilege"
 	"github.com/eks-least-privilege/uploader/internal/settings"
@@ -108,6 +109,11 @@ func (c *config) encryption() upload.Encryption {
 // checkOptions make the least-privilege probes carry what the uploads do.
 func (c *config) checkOptions() privilege.Options {
 	return privilege.Options{Encryption: c.encryption(), ExpectedBucketOwner: c.ExpectedOwner}
+}
+
+// store is what the S3 requests carry, for the diagnoses of their failures.
+func (c *config) store() diagnose.Store {
+	return diagnose.Store{Encryption: c.encryption(), ExpectedOwner: c.ExpectedOwner}
 }
 
 // LogValue is the effective configuration for the start line, each variable

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,6 +37,15 @@ func TestCheckNamesDiagnoses(t *testing.T) {
 			setup: func(t *testing.T) {
 				t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://"+testenv.FreePort(t)+standin.PodIdentityPath)
 			}},
+		{name: "sts refuses connections", mode: "irsa", want: "diagnosis sts_unreachable: STS (AssumeRoleWithWebIdentity) at http://127.0.0.1:", wantCode: 1,
+			setup: func(t *testing.T) { t.Setenv("AWS_ENDPOINT_URL_STS", "http://"+testenv.FreePort(t)) }},
+		{name: "sts never answers", mode: "irsa", want: "diagnosis sts_unreachable: STS (AssumeRoleWithWebIdentity) at http://127.0.0.1:", wantCode: 1,
+			setup: func(t *testing.T) {
+				t.Setenv("AWS_ENDPOINT_URL_STS", "http://"+silentListener(t))
+				t.Setenv("UPLOAD_TIMEOUT", "2s") // the cycle deadline bounds the check
+			}},
+		{name: "s3 refuses connections", mode: "static", want: "diagnosis s3_unreachable: S3 (PutObject) at http://127.0.0.1:", wantCode: 1,
+			setup: func(t *testing.T) { t.Setenv("AWS_ENDPOINT_URL_S3", "http://"+testenv.FreePort(t)) }},
 		{name: "node role behind a hop limit", mode: "node-role", want: "diagnosis imds_hop_limit: IMDS at ", wantCode: 1,
 			setup: func(t *testing.T) {
 				f.Stack.IMDS.SetHopLimitExceeded(true)
@@ -43,12 +57,16 @@ func TestCheckNamesDiagnoses(t *testing.T) {
 			// No prefix: the fixture's user may put anywhere in the bucket.
 			f.setEnv(t, tt.mode, "")
 			tt.setup(t)
+			start := time.Now()
 			out, err := runFor(t, time.Minute, "check")
+			if limit, perr := time.ParseDuration(os.Getenv("UPLOAD_TIMEOUT")); perr == nil && time.Since(start) > limit+5*time.Second {
+				t.Errorf("check took %s, beyond its deadline UPLOAD_TIMEOUT=%s", time.Since(start), limit)
+			}
 			if got := exitCode(err); (err == nil && tt.wantCode != 0) || (err != nil && got != tt.wantCode) {
 				t.Errorf("exit code: got %d (%v), want %d\n%s", got, err, tt.wantCode, out)
 			}
 			if !strings.Contains(out, tt.want) || !strings.Contains(out, "\n  fix: ") {
-				t.Errorf("check output lacks %q and its fix:\n%s", tt.want, out)
+				t.Errorf("check output lacks %q and its fix:\n%s\nerr: %v", tt.want, out, err)
 			}
 			f.assertNoSecrets(t, out)
 		})
@@ -75,4 +93,65 @@ func TestDaemonLogsDiagnoses(t *testing.T) {
 		t.Errorf("got resolved line with the diagnosis %v, start warning %v; want both\n%s", resolved, warned, out)
 	}
 	f.assertNoSecrets(t, out)
+}
+
+// silentListener accepts connections and never answers, as a firewall that
+// drops packets looks to a client once connected; it returns its address.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// An STS that fails on its side (HTTP 500 or 503 to AssumeRoleWithWebIdentity)
+// refused nothing: `uploader check` must not send the reader to the trust
+// policy, neither in a diagnosis nor in the error's hint.
+func TestSTSServerErrorIsNotTheTrustPolicy(t *testing.T) {
+	f := setupModes(t, standin.StackOptions{}, standin.MinterOptions{})
+	for _, status := range []int{http.StatusInternalServerError, http.StatusServiceUnavailable} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/xml")
+				w.WriteHeader(status)
+				fmt.Fprint(w, `<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>internal failure</Message></Error></ErrorResponse>`)
+			}))
+			t.Cleanup(sts.Close)
+			f.setEnv(t, "irsa", "")
+			t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+			t.Setenv("AWS_MAX_ATTEMPTS", "1")
+			out, err := runFor(t, time.Minute, "check")
+			if err == nil {
+				t.Fatalf("check succeeded with STS failing:\n%s", out)
+			}
+			all := out + err.Error()
+			if strings.Contains(all, "trust policy") || strings.Contains(all, "token_rejected") {
+				t.Errorf("an STS %d ends in trust-policy advice:\n%s", status, all)
+			}
+			if !strings.Contains(all, fmt.Sprintf("HTTP %d", status)) {
+				t.Errorf("the error does not say STS failed on its side (HTTP %d):\n%s", status, all)
+			}
+		})
+	}
 }

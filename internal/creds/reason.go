@@ -51,7 +51,7 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, ", source %s", e.Source)
 	}
 	fmt.Fprintf(&b, "): %v", e.Err)
-	if h := hint(e.Mode, e.Reason); h != "" {
+	if h := hint(e.Mode, e.Reason, failure.HTTPStatus(e.Err)); h != "" {
 		b.WriteString(": " + h)
 	}
 	return b.String()
@@ -60,8 +60,15 @@ func (e *Error) Error() string {
 // Unwrap returns the SDK's error.
 func (e *Error) Unwrap() error { return e.Err }
 
-func hint(m Mode, reason string) string {
+// hint names what to look at for a failure of mode m; status is the HTTP
+// status of the service's answer (0: none). A server error or no answer is
+// not the trust policy's doing.
+func hint(m Mode, reason string, status int) string {
 	switch {
+	case status >= 500:
+		return fmt.Sprintf("the credential service failed on its side (HTTP %d) after the SDK's retries: a service error, not a refusal; the next cycle tries again", status)
+	case m == ModeIRSA && reason == ReasonEndpointUnreachable:
+		return "STS did not answer: check that it is reachable from the pod (an STS VPC endpoint, egress to 443 in the NetworkPolicy, AWS_ENDPOINT_URL_STS)"
 	case m == ModeNodeRole && reason == ReasonNotFound:
 		return "no credentials configured (no keys, no IRSA or Pod Identity) and no instance role available"
 	case m == ModeNodeRole:
@@ -134,6 +141,7 @@ var kindReasons = map[failure.Kind]string{
 	failure.KindThrottled:          ReasonOther,
 	failure.KindClockSkew:          ReasonOther,
 	failure.KindPreconditionFailed: ReasonOther,
+	failure.KindKMS:                ReasonOther,
 }
 
 // tokenFileUnreadable recognises the SDK's failures to read a projected token

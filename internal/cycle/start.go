@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -101,10 +102,18 @@ func Start(ctx context.Context, gate *Gate, opts StartOptions) (creds.Identity, 
 	case !report.Holds():
 		var table strings.Builder
 		_ = report.WriteTable(&table)
+		// Why the put was refused: its key, its encryption, the owner.
+		var why diagnose.List
+		if opts.Explainer != nil && report.PutError != nil {
+			why = diagnose.Storage(report.PutError, time.Now(), opts.Explainer.Store)
+		}
 		if enforce {
+			if len(why) > 0 {
+				return id, fmt.Errorf("least-privilege check: %s\n%s%s", report.Verdict(), table.String(), why)
+			}
 			return id, fmt.Errorf("least-privilege check: %s\n%s", report.Verdict(), table.String())
 		}
-		logger.Warn("least privilege does not hold", "verdict", report.Verdict(), "table", table.String())
+		logger.Warn("least privilege does not hold", "verdict", report.Verdict(), "table", table.String(), "diagnoses", why)
 	default:
 		logger.Info("least privilege holds", "verdict", report.Verdict())
 	}

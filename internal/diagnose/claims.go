@@ -92,7 +92,8 @@ var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(\.[A-Za-z0-9
 // token could not be read or decoded.
 func rejection(err error, want expect, claims *token.Claims) []Diagnosis {
 	var api smithy.APIError
-	if err == nil || !errors.As(err, &api) ||
+	// A server error (5xx) refused nothing: the service failed.
+	if err == nil || !errors.As(err, &api) || failure.HTTPStatus(err) >= 500 ||
 		!(refusesToken(err) || webIdentityRefusal(err) || (want.Audience == token.AudiencePodIdentity && clientError(err))) {
 		return nil
 	}

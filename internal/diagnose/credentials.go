@@ -81,6 +81,7 @@ func Credentials(ctx context.Context, in Inputs) List {
 	} else {
 		out = append(out, podIdentityAgent(in.Err, id.Mode, env)...)
 		out = append(out, clock(in.Err, time.Time{}, now())...)
+		out = append(out, unreachableCredentials(in.Err, id.Mode, env)...)
 	}
 	if id.Mode == creds.ModeNodeRole {
 		if endpoint, ok := imdsEndpoint(env); ok {

@@ -66,6 +66,20 @@ const (
 	// CredentialsRefreshFailing: refreshing the credentials failed while the
 	// current ones still work.
 	CredentialsRefreshFailing Name = "credentials_refresh_failing"
+	// KMSAccessDenied: an SSE-KMS write refused for its key: a kms:
+	// permission denied, or a key S3 cannot use.
+	KMSAccessDenied Name = "kms_access_denied"
+	// EncryptionRequired: a write without (or with another) encryption
+	// explicitly denied.
+	EncryptionRequired Name = "encryption_required"
+	// BucketPolicyDenied: an explicit deny in the bucket policy.
+	BucketPolicyDenied Name = "bucket_policy_denied"
+	// BucketOwnerMismatch: a 403 while S3_EXPECTED_BUCKET_OWNER is set.
+	BucketOwnerMismatch Name = "bucket_owner_mismatch"
+	// STSUnreachable: STS got no answer (refused, timeout, DNS).
+	STSUnreachable Name = "sts_unreachable"
+	// S3Unreachable: S3 got no answer (refused, timeout, DNS).
+	S3Unreachable Name = "s3_unreachable"
 )
 
 // Names lists every diagnosis, to initialise uploader_diagnosis_info to 0.
@@ -74,6 +88,7 @@ var Names = []Name{
 	TokenAudience, TokenExpired, TokenSubject, TokenRejected, TokenSignatureInvalid, IssuerMismatch,
 	IMDSUnreachable, IMDSHopLimit, IMDSv1Only, IMDSNoRole, PodIdentityAgentUnreachable,
 	ClockSkew, ChecksumRejected, CredentialsRefreshFailing,
+	KMSAccessDenied, EncryptionRequired, BucketPolicyDenied, BucketOwnerMismatch, STSUnreachable, S3Unreachable,
 }
 
 // Diagnosis is one named problem: what was observed and how to fix it. It

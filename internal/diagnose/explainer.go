@@ -24,6 +24,10 @@ const (
 // ([Explainer.Failed], [Explainer.Succeeded]), and the diagnoses in force
 // ([Explainer.List]), exported through an [active].
 type Explainer struct {
+	// Store is what the uploads carry, for the diagnoses of their failures;
+	// set it before the explainer is used.
+	Store Store
+
 	env      Env
 	required []creds.Mode
 	active   *active
@@ -94,7 +98,7 @@ func (e *Explainer) credentials(ctx context.Context, id creds.Identity, err erro
 func (e *Explainer) Failed(stage string, err error) []slog.Attr {
 	switch stage {
 	case groupUpload:
-		l := Storage(err, e.now())
+		l := Storage(err, e.now(), e.Store)
 		e.active.Set(groupUpload, l)
 		return attrs(l)
 	case groupCredentials:

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/failure"
 	"github.com/eks-least-privilege/uploader/internal/token"
 )
 
@@ -22,7 +23,13 @@ func refresh(err error, last creds.Identity, now time.Time) []Diagnosis {
 		creds.ModePodIdentity: "the eks-pod-identity-agent on this node and the Pod Identity association",
 		creds.ModeNodeRole:    "instance metadata (imds_* diagnoses)",
 	}[last.Mode]
-	if fix == "" {
+	switch {
+	case failure.HTTPStatus(err) >= 500:
+		// The service answered, and failed on its side: no policy of ours.
+		fix = "the credential service's health (it answered HTTP " + fmt.Sprint(failure.HTTPStatus(err)) + "; the SDK retries): nothing to change in a policy"
+	case len(unreachable(err)) > 0:
+		fix = "that the credential service is reachable (sts_unreachable)"
+	case fix == "":
 		fix = "the credential source " + last.Source
 	}
 	return []Diagnosis{{

@@ -50,6 +50,9 @@ func TestOneVerdictPerCode(t *testing.T) {
 		{"SlowDown", 503, failure.KindThrottled, "other", "other", privilege.Errored},
 		{"PreconditionFailed", 412, failure.KindPreconditionFailed, "exists", "other", privilege.Errored},
 		{"RequestTimeTooSkewed", 403, failure.KindClockSkew, "other", "other", privilege.Errored},
+		// The key, not the policy: the put's permission is not shown either way.
+		{"KMS.NotFoundException", 400, failure.KindKMS, "other", "other", privilege.Errored},
+		{"kms:KeyNotFound", 400, failure.KindKMS, "other", "other", privilege.Errored},
 		// No known code: the status decides.
 		{"", 403, failure.KindDenied, "access_denied", "denied", privilege.Denied},
 		{"", 401, failure.KindDenied, "access_denied", "denied", privilege.Denied},

@@ -31,6 +31,7 @@ const (
 	KindClockSkew               // the request's time is too far from the service's
 	KindUnavailable             // the service (or its identity provider) did not serve
 	KindNoSuchUpload            // the multipart upload is gone (aborted or completed)
+	KindKMS                     // S3 cannot use the KMS key of an SSE-KMS write: missing, disabled, pending deletion
 )
 
 // Codes maps every AWS error code the uploader classifies to its kind: S3,
@@ -72,6 +73,12 @@ var Codes = map[string]Kind{
 	"PreconditionFailed": KindPreconditionFailed,
 
 	"RequestTimeTooSkewed": KindClockSkew,
+
+	// S3 relays KMS's refusal of the key (KMS.*), MinIO its own KMS's.
+	"KMS.NotFoundException":        KindKMS,
+	"KMS.DisabledException":        KindKMS,
+	"KMS.KMSInvalidStateException": KindKMS,
+	"kms:KeyNotFound":              KindKMS,
 
 	"ServiceUnavailable":    KindUnavailable,
 	"IDPCommunicationError": KindUnavailable,
