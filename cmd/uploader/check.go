@@ -74,7 +74,7 @@ func runCheck(ctx context.Context, cfg config, awsCfg aws.Config, client *s3.Cli
 	if failed == nil {
 		failed = err
 	}
-	storage := diagnose.Storage(failed, time.Now(), cfg.store())
+	storage := diagnose.Storage(failed, time.Now(), cfg.store(client))
 	if err != nil {
 		_ = storage.WriteText(stdout)
 		return fmt.Errorf("least-privilege check: %w", err)

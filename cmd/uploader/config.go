@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
 	"github.com/eks-least-privilege/uploader/internal/cycle"
@@ -111,9 +112,10 @@ func (c *config) checkOptions() privilege.Options {
 	return privilege.Options{Encryption: c.encryption(), ExpectedBucketOwner: c.ExpectedOwner}
 }
 
-// store is what the S3 requests carry, for the diagnoses of their failures.
-func (c *config) store() diagnose.Store {
-	return diagnose.Store{Encryption: c.encryption(), ExpectedOwner: c.ExpectedOwner}
+// store is what the S3 requests carry and where they go, for the
+// diagnoses of their failures.
+func (c *config) store(client *s3.Client) diagnose.Store {
+	return diagnose.Store{Encryption: c.encryption(), ExpectedOwner: c.ExpectedOwner, Endpoint: upload.Endpoint(client)}
 }
 
 // LogValue is the effective configuration for the start line, each variable

@@ -52,7 +52,7 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 	if err != nil {
 		return err
 	}
-	explainer.Store = cfg.store()
+	explainer.Store = cfg.store(s3Client)
 	watcher.Explain(explainer.Watch)
 	health := cycle.NewHealth(time.Now(), cfg.Interval, cfg.CycleTimeout)
 	gate := cycle.NewGate(watcher, cfg.RequireModes, health)

@@ -27,7 +27,7 @@ func refresh(err error, last creds.Identity, now time.Time) []Diagnosis {
 	case failure.HTTPStatus(err) >= 500:
 		// The service answered, and failed on its side: no policy of ours.
 		fix = "the credential service's health (it answered HTTP " + fmt.Sprint(failure.HTTPStatus(err)) + "; the SDK retries): nothing to change in a policy"
-	case len(unreachable(err)) > 0:
+	case len(unreachable(err, "")) > 0:
 		fix = "that the credential service is reachable (sts_unreachable)"
 	case fix == "":
 		fix = "the credential source " + last.Source

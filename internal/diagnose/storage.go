@@ -11,6 +11,9 @@ import (
 type Store struct {
 	Encryption    upload.Encryption
 	ExpectedOwner upload.AccountID
+	// Endpoint is the S3 endpoint the client uses (upload.Endpoint), named
+	// when S3 does not answer; "" if unknown.
+	Endpoint string
 }
 
 // Storage diagnoses a failed S3 call (an upload, a probe of `uploader
@@ -24,5 +27,5 @@ func Storage(err error, now time.Time, store Store) List {
 	l = append(l, kmsRefusal(err, store.Encryption)...)
 	l = append(l, bucketPolicy(err, store.Encryption)...)
 	l = append(l, bucketOwner(err, store.ExpectedOwner)...)
-	return append(l, unreachable(err)...)
+	return append(l, unreachable(err, store.Endpoint)...)
 }

@@ -16,6 +16,16 @@ type ClientOptions struct {
 	UsePathStyle bool
 }
 
+// Endpoint is the S3 endpoint client sends to, for messages: its
+// BaseEndpoint (AWS_ENDPOINT_URL_S3), else the region's.
+func Endpoint(client *s3.Client) string {
+	o := client.Options()
+	if o.BaseEndpoint != nil {
+		return *o.BaseEndpoint
+	}
+	return "https://s3." + o.Region + ".amazonaws.com"
+}
+
 // NewClient returns an S3 client from cfg (config.LoadDefaultConfig) with
 // opts applied.
 func NewClient(cfg aws.Config, opts ClientOptions) *s3.Client {

@@ -53,14 +53,21 @@ func (s *Server) Admin(t testing.TB, args ...string) string {
 // PutOnlyUser creates a policy named name granting the uploader's put-only
 // identity policy for objects under prefix in bucket (rendered from
 // deploy/aws/iam-policy.json by internal/policy; an empty prefix is the whole
-// bucket), and a user bound to it, and returns the user's keys. It reads its
-// writes back, since MinIO can report ready before its IAM data is loaded.
+// bucket), and a user bound to it, and returns the user's keys.
 func (s *Server) PutOnlyUser(t testing.TB, bucket, prefix, name string) (accessKey, secretKey string) {
 	t.Helper()
 	doc, err := policy.Identity(bucket, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s.UserWithPolicy(t, name, doc)
+}
+
+// UserWithPolicy creates a policy named name from the IAM policy document
+// doc and a user bound to it, and returns the user's keys. It reads its
+// writes back, since MinIO can report ready before its IAM data is loaded.
+func (s *Server) UserWithPolicy(t testing.TB, name string, doc []byte) (accessKey, secretKey string) {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "policy.json")
 	if err := os.WriteFile(file, doc, 0o600); err != nil {
 		t.Fatal(err)
