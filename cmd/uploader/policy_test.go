@@ -253,4 +253,17 @@ func TestPolicyDefaultsFromTheChain(t *testing.T) {
 	if got != string(want) {
 		t.Errorf("policy trust --mode assume-role: got\n%s\nwant\n%s", got, want)
 	}
+	got = runPolicyText(t, env, "trust", "--mode", "assume-role", "--tag-session", "--external-id", "other-id")
+	if want, err = (policy.AssumeRoleTrust{SourceRoleARN: source, ExternalID: "other-id", TagSession: true}).Trust(); err != nil || got != string(want) {
+		t.Errorf("policy trust --mode assume-role --tag-session --external-id other-id: got\n%s\nwant\n%s (%v)", got, want, err)
+	}
+
+	// A bare key id is in the caller's account: the writer role's.
+	env["S3_SSE"], env["S3_SSE_KMS_KEY_ID"] = "aws:kms", "1234abcd-12ab-34cd-56ef-1234567890ab"
+	got = runPolicyText(t, env, "identity")
+	want, err = policy.Target{Bucket: "images-bucket", Prefix: "uploads/", Region: "eu-west-1", SSE: "aws:kms",
+		KMSKeyID: "arn:aws:kms:eu-west-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab"}.Identity()
+	if err != nil || got != string(want) {
+		t.Errorf("policy identity with a key id: got\n%s\nwant\n%s (%v)", got, want, err)
+	}
 }

@@ -8,9 +8,11 @@
 // the KMS calls a put makes), the key-policy statement for it, and the bucket
 // owner's statements. [IRSATrust], [PodIdentityTrust] and [AssumeRoleTrust]
 // render the role's trust policy for each way of reaching it.
-// [RoleTrust] fills the inputs of the IRSA and Pod Identity trust policies
-// from what the pod sees: the downward API, AWS_ROLE_ARN, the projected
-// token's claims and, last, the identity the SDK resolves.
+// [RoleTrust] fills the inputs of the trust policies from what the pod sees:
+// the downward API, AWS_ROLE_ARN, the projected token's claims, the shared
+// config's role chain and, last, the identity the SDK resolves; [Writer] does
+// the same for the writer role's documents (its role, the owner's account, a
+// key id's account).
 package policy
 
 import (
