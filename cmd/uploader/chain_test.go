@@ -25,6 +25,23 @@ import (
 	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
+// writeChainProfile writes, at AWS_CONFIG_FILE, the shared config of IRSA
+// followed by sts:AssumeRole: profile "pod" (a token file and the pod's role
+// source) and profile "writer" (role writer, with external). Moto does not
+// check the token's signature.
+func writeChainProfile(t *testing.T, source, writer, external string) {
+	t.Helper()
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := "[profile pod]\nweb_identity_token_file = " + token + "\nrole_arn = " + source +
+		"\n[profile writer]\nsource_profile = pod\nrole_arn = " + writer + "\nexternal_id = " + external + "\n"
+	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestCheckJudgesTheFinalRole: `uploader check` in a pod whose profile
 // chains IRSA into the bucket owner's writer role shows every hop, and
 // every S3 request of the least-privilege probes is signed with the final
@@ -88,15 +105,7 @@ func TestCheckJudgesTheFinalRole(t *testing.T) {
 		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraintEuWest1}}); err != nil {
 		t.Fatal(err)
 	}
-	token := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(token, []byte("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	config := "[profile pod]\nweb_identity_token_file = " + token + "\nrole_arn = " + source +
-		"\n[profile writer]\nsource_profile = pod\nrole_arn = " + writer + "\nexternal_id = " + external + "\n"
-	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeChainProfile(t, source, writer, external)
 	for k, v := range map[string]string{
 		"AWS_PROFILE": "writer", "AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL_STS": srv.URL, "AWS_ENDPOINT_URL_S3": srv.URL,
 		"S3_USE_PATH_STYLE": "true", "S3_BUCKET_NAME": bucket, "S3_KEY_PREFIX": "uploads/", "REQUIRE_CREDENTIAL_MODE": "irsa",

@@ -226,15 +226,7 @@ func TestPolicyDefaultsFromTheChain(t *testing.T) {
 	)
 	testenv.IsolateAWSEnv(t)
 	sts := mototest.Start(t)
-	token := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(token, []byte("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	config := "[profile pod]\nweb_identity_token_file = " + token + "\nrole_arn = " + source +
-		"\n[profile writer]\nsource_profile = pod\nrole_arn = " + writer + "\nexternal_id = " + external + "\n"
-	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeChainProfile(t, source, writer, external)
 	env := map[string]string{"AWS_PROFILE": "writer", "AWS_ENDPOINT_URL_STS": sts, "S3_SSE": "AES256"}
 
 	got := runPolicyText(t, env, "bucket")

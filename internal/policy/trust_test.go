@@ -122,7 +122,9 @@ func equalConditions(got, want map[string]map[string]string) bool {
 	return true
 }
 
-func TestTrustRejectsBadInput(t *testing.T) {
+// TestRejectsBadInput: every document names what is missing or wrong.
+func TestRejectsBadInput(t *testing.T) {
+	kms := policy.Target{Bucket: "b", Prefix: "p/", Region: "eu-west-1", SSE: policy.SSEKMS, KMSKeyID: "alias/x"}
 	tests := []struct {
 		name string
 		doc  func() ([]byte, error)
@@ -134,6 +136,18 @@ func TestTrustRejectsBadInput(t *testing.T) {
 		{"pod identity empty", policy.PodIdentityTrust{}.Trust, []string{"account: required", "region: required", "cluster: required"}},
 		{"pod identity bad values", policy.PodIdentityTrust{Account: "x", Region: "mars", Cluster: "a/b"}.Trust,
 			[]string{"account: must be", "region: must be", "cluster: must be"}},
+		{"identity with an alias", kms.Identity, []string{"not an alias"}},
+		{"key statement without a key", func() ([]byte, error) {
+			return policy.Target{Bucket: "b", SSE: policy.SSEKMS}.KeyStatement("arn:aws:iam::111122223333:role/w")
+		}, []string{"no customer managed KMS key"}},
+		{"key statement for a user", func() ([]byte, error) {
+			return policy.Target{Bucket: "b", Region: "eu-west-1", SSE: policy.SSEKMS, KMSKeyID: "k", KeyAccount: "111122223333"}.KeyStatement("arn:aws:iam::111122223333:user/w")
+		}, []string{"role: must be an IAM role ARN"}},
+		{"bucket policy, nothing given", func() ([]byte, error) { return policy.Target{}.BucketPolicy("", "") }, []string{"role: required", "account: required"}},
+		{"bucket policy, wildcard prefix", func() ([]byte, error) {
+			return policy.Target{Bucket: "b", Prefix: "a*"}.BucketPolicy("arn:aws:iam::111122223333:role/w", "111122223333")
+		}, []string{"prefix"}},
+		{"trust, not a role", policy.AssumeRoleTrust{SourceRoleARN: "arn:aws:sts::111122223333:assumed-role/w/s"}.Trust, []string{"source role: must be an IAM role ARN"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
