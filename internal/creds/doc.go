@@ -10,6 +10,11 @@
 //   - [Resolve]: an [Identity] (mode, source, masked access key id, role and
 //     caller ARN, account, expiry) retrieved through the config's credentials
 //     cache, with sts:GetCallerIdentity as a best-effort extra;
+//   - [ProfileChain]: a role the shared config profile assumes from another
+//     identity's credentials (IRSA, then sts:AssumeRole into the bucket
+//     owner's account); [Resolve] reports its hops in the Identity: the
+//     first hop's mode and role, the final role, whether an external id is
+//     sent;
 //   - [Reason]: a small fixed set of failure reasons for a metrics label;
 //   - [ParseModes] and [Require]: REQUIRE_CREDENTIAL_MODE, which stops a silent
 //     fall back to the node role when IRSA or Pod Identity is misconfigured;
