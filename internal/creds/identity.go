@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/eks-least-privilege/uploader/internal/failure"
 )
 
 // Identity describes the AWS identity the workload runs as. It holds no secret:
@@ -139,17 +140,16 @@ func lookupCaller(ctx context.Context, client *sts.Client, id *Identity) {
 // an HTTP status, never a response body.
 func shortReason(err error) string {
 	var api smithy.APIError
-	var status interface{ HTTPStatusCode() int }
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.As(err, &api) && api.ErrorCode() != "":
-		if errors.As(err, &status) && status.HTTPStatusCode() != 0 {
-			return fmt.Sprintf("%s (http %d)", api.ErrorCode(), status.HTTPStatusCode())
+		if status := failure.HTTPStatus(err); status != 0 {
+			return fmt.Sprintf("%s (http %d)", api.ErrorCode(), status)
 		}
 		return api.ErrorCode()
-	case errors.As(err, &status) && status.HTTPStatusCode() != 0: // 0: no response at all
-		return fmt.Sprintf("http %d", status.HTTPStatusCode())
+	case failure.HTTPStatus(err) != 0: // 0: no response at all
+		return fmt.Sprintf("http %d", failure.HTTPStatus(err))
 	}
 	return strings.ReplaceAll(classify(err), "_", " ")
 }

@@ -259,7 +259,7 @@ func TestCycleClassifiesFailures(t *testing.T) {
 		{"source timeout mid-upload", okCredsF(), okFetch, errUpload(fmt.Errorf("put: %w", &upload.BodyError{Err: context.DeadlineExceeded})), StageFetch, "timeout"},
 		{"upload timeout", okCredsF(), okFetch, errUpload(fmt.Errorf("put: %w", context.DeadlineExceeded)), StageUpload, "timeout"},
 		{"exists", okCredsF(), okFetch, errUpload(fmt.Errorf("put: %w", upload.ErrExists)), StageUpload, "exists"},
-		{"access denied", okCredsF(), okFetch, errUpload(apiErr("AccessDenied")), StageUpload, "access_denied"},
+		{"access denied", okCredsF(), okFetch, errUpload(apiErr("AccessDenied")), StageUpload, "denied"},
 		{"no such bucket", okCredsF(), okFetch, errUpload(apiErr("NoSuchBucket")), StageUpload, "no_such_bucket"},
 		{"other API error", okCredsF(), okFetch, errUpload(apiErr("SlowDown")), StageUpload, "other"},
 	}

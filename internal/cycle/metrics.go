@@ -30,8 +30,8 @@ const ReasonCycleTimeout = "cycle_timeout"
 // rate() and alerts see the series from the start.
 var Reasons = map[string][]string{
 	StageCredentials: append(slices.Clone(creds.Reasons), ReasonModeNotAllowed, ReasonCycleTimeout),
-	StageFetch:       append(slices.Clone(fetch.Reasons[fetch.StageFetch]), ReasonCycleTimeout),
-	StageValidate:    slices.Clone(fetch.Reasons[fetch.StageValidate]),
+	StageFetch:       append(slices.Clone(fetch.FetchReasons), ReasonCycleTimeout),
+	StageValidate:    slices.Clone(fetch.ValidateReasons),
 	StageUpload:      append(slices.Clone(upload.Reasons), ReasonCycleTimeout),
 }
 

@@ -1,14 +1,11 @@
 package diagnose
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/url"
-	"syscall"
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/failure"
 )
 
 // podIdentityAgent diagnoses a credential error of the container endpoint
@@ -18,18 +15,16 @@ func podIdentityAgent(err error, mode creds.Mode, env Env) []Diagnosis {
 	if err == nil || mode != creds.ModePodIdentity {
 		return nil
 	}
-	var status interface{ HTTPStatusCode() int }
-	if errors.As(err, &status) && status.HTTPStatusCode() != 0 {
+	if failure.HTTPStatus(err) != 0 {
 		return nil
 	}
 	var what string
-	var ne net.Error
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
+	switch failure.NetworkCause(err) {
+	case "connection refused":
 		what = "connection refused"
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+	case "no route to host", "network is unreachable":
 		what = "no route"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+	case failure.ReasonTimeout:
 		what = "no answer (timeout)"
 	default:
 		return nil

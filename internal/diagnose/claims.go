@@ -133,11 +133,7 @@ func webIdentityRefusal(err error) bool {
 // clientError reports whether err carries an HTTP status of 400 to 403: the
 // request was refused, not lost.
 func clientError(err error) bool {
-	var status interface{ HTTPStatusCode() int }
-	if !errors.As(err, &status) {
-		return false
-	}
-	code := status.HTTPStatusCode()
+	code := failure.HTTPStatus(err)
 	return code >= 400 && code <= 403
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/smithy-go"
 	"github.com/eks-least-privilege/uploader/internal/creds"
+	"github.com/eks-least-privilege/uploader/internal/failure"
 )
 
 // IMDS paths and headers (IMDSv2).
@@ -115,30 +115,12 @@ func imdsCall(ctx context.Context, client *http.Client, method, url string, head
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		var ne net.Error
-		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-			return answer{Timeout: true, Err: "timeout"}, ""
-		}
-		return answer{Err: netReason(err)}, ""
+		cause := failure.NetworkCause(err)
+		return answer{Timeout: cause == failure.ReasonTimeout, Err: cause}, ""
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	return answer{Status: resp.StatusCode}, string(body)
-}
-
-// netReason is a short account of a failed connection.
-func netReason(err error) string {
-	msg := err.Error()
-	for _, s := range []string{"connection refused", "no route to host", "network is unreachable", "no such host", "connection reset"} {
-		if strings.Contains(msg, s) {
-			return s
-		}
-	}
-	var op *net.OpError
-	if errors.As(err, &op) {
-		return op.Op + " failed"
-	}
-	return "request failed"
 }
 
 const imdsFixHopLimit = "raise the instance metadata hop limit to 2 so the IMDSv2 token reaches containers " +
@@ -209,8 +191,7 @@ func imdsFromError(err error) []Diagnosis {
 	if err == nil || !errors.As(err, &op) || op.ServiceID != imds.ServiceID {
 		return nil
 	}
-	var status interface{ HTTPStatusCode() int }
-	if errors.As(err, &status) && status.HTTPStatusCode() == http.StatusNotFound {
+	if failure.HTTPStatus(err) == http.StatusNotFound {
 		return []Diagnosis{{
 			Name:     IMDSNoRole,
 			Observed: "IMDS answered 404 for " + imdsRolesPath + ": no instance profile role is attached to the node",
@@ -228,12 +209,8 @@ func imdsFromError(err error) []Diagnosis {
 }
 
 func imdsShort(err error) string {
-	var status interface{ HTTPStatusCode() int }
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), strings.Contains(err.Error(), "deadline exceeded"):
-		return "timeout"
-	case errors.As(err, &status) && status.HTTPStatusCode() != 0:
-		return fmt.Sprintf("HTTP %d", status.HTTPStatusCode())
+	if status := failure.HTTPStatus(err); status != 0 && failure.Network(err) != failure.ReasonTimeout {
+		return fmt.Sprintf("HTTP %d", status)
 	}
-	return netReason(err)
+	return failure.NetworkCause(err)
 }

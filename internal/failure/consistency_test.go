@@ -39,12 +39,12 @@ func TestOneVerdictPerCode(t *testing.T) {
 		creds     string
 		privilege privilege.Outcome
 	}{
-		{"AccessDenied", 403, failure.KindDenied, "access_denied", "denied", privilege.Denied},
-		{"InvalidAccessKeyId", 403, failure.KindInvalidKey, "access_denied", "invalid", privilege.Errored},
-		{"SignatureDoesNotMatch", 403, failure.KindInvalidKey, "access_denied", "invalid", privilege.Errored},
-		{"ExpiredToken", 400, failure.KindExpired, "access_denied", "expired", privilege.Errored},
-		{"InvalidToken", 400, failure.KindInvalidToken, "access_denied", "invalid", privilege.Errored},
-		{"InvalidTokenId", 403, failure.KindInvalidToken, "access_denied", "invalid", privilege.Errored},
+		{"AccessDenied", 403, failure.KindDenied, "denied", "denied", privilege.Denied},
+		{"InvalidAccessKeyId", 403, failure.KindInvalidKey, "denied", "invalid", privilege.Errored},
+		{"SignatureDoesNotMatch", 403, failure.KindInvalidKey, "denied", "invalid", privilege.Errored},
+		{"ExpiredToken", 400, failure.KindExpired, "denied", "expired", privilege.Errored},
+		{"InvalidToken", 400, failure.KindInvalidToken, "denied", "invalid", privilege.Errored},
+		{"InvalidTokenId", 403, failure.KindInvalidToken, "denied", "invalid", privilege.Errored},
 		{"NoSuchBucket", 404, failure.KindNoSuchBucket, "no_such_bucket", "other", privilege.Errored},
 		{"NoSuchUpload", 404, failure.KindNoSuchUpload, "other", "other", privilege.Errored},
 		{"SlowDown", 503, failure.KindThrottled, "other", "other", privilege.Errored},
@@ -54,9 +54,9 @@ func TestOneVerdictPerCode(t *testing.T) {
 		{"KMS.NotFoundException", 400, failure.KindKMS, "other", "other", privilege.Errored},
 		{"kms:KeyNotFound", 400, failure.KindKMS, "other", "other", privilege.Errored},
 		// No known code: the status decides.
-		{"", 403, failure.KindDenied, "access_denied", "denied", privilege.Denied},
-		{"", 401, failure.KindDenied, "access_denied", "denied", privilege.Denied},
-		{"XMinioSomethingNew", 403, failure.KindDenied, "access_denied", "denied", privilege.Denied},
+		{"", 403, failure.KindDenied, "denied", "denied", privilege.Denied},
+		{"", 401, failure.KindDenied, "denied", "denied", privilege.Denied},
+		{"XMinioSomethingNew", 403, failure.KindDenied, "denied", "denied", privilege.Denied},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s %d", tt.code, tt.status), func(t *testing.T) {

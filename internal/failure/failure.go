@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"syscall"
 
 	"github.com/aws/smithy-go"
 )
@@ -129,6 +130,30 @@ const (
 	ReasonNetwork = "network"
 	ReasonOther   = "other"
 )
+
+// NetworkCause names why a request got no answer in a few words, read from
+// the error's type, never its text: "timeout", "connection refused",
+// "connection reset", "no route to host", "network is unreachable" or
+// "no such host"; for any other error what [Network] says ("network" or
+// "other"). It is for messages; a metric label takes [Network].
+func NetworkCause(err error) string {
+	var dns *net.DNSError
+	switch {
+	case Network(err) == ReasonTimeout:
+		return ReasonTimeout
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return "no route to host"
+	case errors.Is(err, syscall.ENETUNREACH):
+		return "network is unreachable"
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return "no such host"
+	}
+	return Network(err)
+}
 
 // Network returns ReasonTimeout for a deadline or a network timeout,
 // ReasonNetwork for another network error, ReasonOther for anything else.

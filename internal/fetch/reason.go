@@ -13,25 +13,40 @@ const (
 	StageValidate = "validate"
 )
 
-// Reasons lists, per stage, every reason [Reason] can return, to label a
-// metric.
-var Reasons = map[string][]string{
-	StageFetch:    {"status", "blocked_address", "redirects", failure.ReasonTimeout, failure.ReasonNetwork, failure.ReasonOther},
-	StageValidate: {"not_image", "empty", "too_large", "truncated"},
-}
+// Reasons a fetch error is classified under (see [Reason]), by stage.
+const (
+	ReasonStatus         = "status"          // the source answered another status than 200 (ErrStatus)
+	ReasonBlockedAddress = "blocked_address" // a link-local or metadata address (ErrBlockedAddress)
+	ReasonRedirects      = "redirects"       // more redirects than allowed (ErrRedirects)
+	ReasonTimeout        = failure.ReasonTimeout
+	ReasonNetwork        = failure.ReasonNetwork
+	ReasonOther          = failure.ReasonOther
+
+	ReasonNotImage  = "not_image" // not a JPEG, PNG, GIF or WebP whose header parses (ErrNotImage)
+	ReasonEmpty     = "empty"     // no body (ErrEmpty)
+	ReasonTooLarge  = "too_large" // over MAX_IMAGE_BYTES, declared or read (ErrTooLarge)
+	ReasonTruncated = "truncated" // shorter than its declared length (ErrTruncated)
+)
+
+// FetchReasons lists every reason [Reason] can return with StageFetch, and
+// ValidateReasons every one with StageValidate, to label a metric.
+var (
+	FetchReasons    = []string{ReasonStatus, ReasonBlockedAddress, ReasonRedirects, ReasonTimeout, ReasonNetwork, ReasonOther}
+	ValidateReasons = []string{ReasonNotImage, ReasonEmpty, ReasonTooLarge, ReasonTruncated}
+)
 
 // reasons maps each sentinel error to its stage and reason.
 var reasons = []struct {
 	err           error
 	stage, reason string
 }{
-	{ErrNotImage, StageValidate, "not_image"},
-	{ErrEmpty, StageValidate, "empty"},
-	{ErrTooLarge, StageValidate, "too_large"},
-	{ErrTruncated, StageValidate, "truncated"},
-	{ErrStatus, StageFetch, "status"},
-	{ErrBlockedAddress, StageFetch, "blocked_address"},
-	{ErrRedirects, StageFetch, "redirects"},
+	{ErrNotImage, StageValidate, ReasonNotImage},
+	{ErrEmpty, StageValidate, ReasonEmpty},
+	{ErrTooLarge, StageValidate, ReasonTooLarge},
+	{ErrTruncated, StageValidate, ReasonTruncated},
+	{ErrStatus, StageFetch, ReasonStatus},
+	{ErrBlockedAddress, StageFetch, ReasonBlockedAddress},
+	{ErrRedirects, StageFetch, ReasonRedirects},
 }
 
 // Reason classifies an error of [Client.Fetch], or of reading an

@@ -150,13 +150,13 @@ func TestAbortDeniedIsLoggedAndCounted(t *testing.T) {
 	uploadID := strings.Fields(ups[0])[1]
 	logs := a.logs.String()
 	for _, want := range []string{`"msg":"multipart upload not aborted"`, `"key":"` + key + `"`, `"upload_id":"` + uploadID + `"`,
-		`"reason":"access_denied"`, `"attempts":1,`, `AccessDenied`} {
+		`"reason":"denied"`, `"attempts":1,`, `AccessDenied`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
 		}
 	}
 	if got := a.counted(t); len(got) != 1 || got[ReasonDenied] != 1 {
-		t.Errorf("abort failures: got %v, want access_denied 1 (a denial is not retried)", got)
+		t.Errorf("abort failures: got %v, want denied 1 (a denial is not retried)", got)
 	}
 	if _, err := e.root.AbortMultipartUpload(context.Background(), &s3.AbortMultipartUploadInput{Bucket: &e.bucket, Key: &key, UploadId: &uploadID}); err != nil {
 		t.Errorf("clean up as root: %v", err)

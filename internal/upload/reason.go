@@ -10,7 +10,7 @@ import (
 // Reasons an upload error is classified under (see [Reason]).
 const (
 	ReasonExists       = "exists"         // the key is taken (ErrExists)
-	ReasonDenied       = "access_denied"  // refused by policy, or credentials S3 does not accept
+	ReasonDenied       = "denied"         // refused by policy, or credentials S3 does not accept (creds.ReasonDenied's label)
 	ReasonNoSuchBucket = "no_such_bucket" // the bucket does not exist
 	ReasonTimeout      = failure.ReasonTimeout
 	ReasonNetwork      = failure.ReasonNetwork
