@@ -56,6 +56,12 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 	watcher.Explain(explainer.Watch)
 	health := cycle.NewHealth(time.Now(), cfg.Interval, cfg.CycleTimeout)
 	gate := cycle.NewGate(watcher, cfg.RequireModes, health)
+	loop, err := cycle.New(gate, fetcher, uploader, upload.Keys{Prefix: cfg.KeyPrefix, Host: host}.Next,
+		cycle.Timing{Interval: cfg.Interval, CycleTimeout: cfg.CycleTimeout, ShutdownTimeout: cfg.ShutdownTimeout},
+		metrics, health, logger, cycle.Options{Count: int(cfg.Count), MaxFailures: int(cfg.MaxFailures), Explain: explainer})
+	if err != nil {
+		return err
+	}
 
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -83,13 +89,6 @@ func runDaemon(ctx context.Context, cfg config, awsCfg aws.Config, s3Client *s3.
 	logger.Info("uploader starting", "version", version, "host", host, "region", awsCfg.Region, "config", cfg,
 		"credential_mode", id.Mode, "credential_source", id.Source)
 
-	loop := &cycle.Loop{
-		Fetcher: fetcher, Uploader: uploader, Creds: gate,
-		Keys:    upload.Keys{Prefix: cfg.KeyPrefix, Host: host}.Next,
-		Metrics: metrics, Health: health, Logger: logger, Explain: explainer,
-		Interval: cfg.Interval, Count: int(cfg.Count), MaxFailures: int(cfg.MaxFailures),
-		CycleTimeout: cfg.CycleTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
-	}
 	g.Go(func() error {
 		defer stop() // the server stops with the loop: a finished Job exits
 		return loop.Run(gctx)

@@ -13,10 +13,10 @@ import (
 // which a cancelled ctx shortens to ShutdownTimeout: the upload in flight may
 // finish.
 func (l *Loop) cycle(ctx context.Context) bool {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.CycleTimeout)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timing.CycleTimeout)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
-		grace := time.NewTimer(l.ShutdownTimeout)
+		grace := time.NewTimer(l.timing.ShutdownTimeout)
 		defer grace.Stop()
 		select {
 		case <-grace.C:
@@ -29,7 +29,7 @@ func (l *Loop) cycle(ctx context.Context) bool {
 	// that step returned (a body read, an S3 request, a credential lookup).
 	expired := func() bool { return errors.Is(cctx.Err(), context.DeadlineExceeded) }
 
-	if reason, err := l.Creds.Check(cctx); err != nil {
+	if reason, err := l.creds.Check(cctx); err != nil {
 		if expired() {
 			reason = ReasonCycleTimeout
 		}
@@ -37,8 +37,8 @@ func (l *Loop) cycle(ctx context.Context) bool {
 		return false
 	}
 
-	start := l.Now()
-	img, err := l.Fetcher.Fetch(cctx)
+	start := l.opts.Now()
+	img, err := l.fetcher.Fetch(cctx)
 	if err != nil {
 		stage, reason := fetch.Reason(err)
 		if expired() {
@@ -48,12 +48,12 @@ func (l *Loop) cycle(ctx context.Context) bool {
 		return false
 	}
 	defer img.Body.Close()
-	fetched := l.Now()
-	l.Metrics.fetchDuration.Observe(fetched.Sub(start).Seconds())
+	fetched := l.opts.Now()
+	l.metrics.fetchDuration.Observe(fetched.Sub(start).Seconds())
 
-	key := l.Keys(img.Ext)
+	key := l.keys(img.Ext)
 	meta := upload.Metadata{ContentType: img.ContentType, Width: img.Width, Height: img.Height}
-	res, err := l.Uploader.Upload(cctx, key, img.Body, img.Size, meta)
+	res, err := l.uploader.Upload(cctx, key, img.Body, img.Size, meta)
 	if err != nil {
 		stage, reason := uploadReason(ctx, err)
 		if expired() {
@@ -62,15 +62,15 @@ func (l *Loop) cycle(ctx context.Context) bool {
 		l.failure(stage, reason, err, "key", key)
 		return false
 	}
-	end := l.Now()
-	l.Metrics.uploadDuration.Observe(end.Sub(fetched).Seconds())
-	l.Metrics.uploads.Inc()
-	l.Metrics.bytes.Add(float64(res.Bytes))
-	l.Metrics.lastSuccess.Set(float64(end.UnixNano()) / 1e9)
-	if l.Explain != nil {
-		l.Explain.Succeeded()
+	end := l.opts.Now()
+	l.metrics.uploadDuration.Observe(end.Sub(fetched).Seconds())
+	l.metrics.uploads.Inc()
+	l.metrics.bytes.Add(float64(res.Bytes))
+	l.metrics.lastSuccess.Set(float64(end.UnixNano()) / 1e9)
+	if l.opts.Explain != nil {
+		l.opts.Explain.Succeeded()
 	}
-	l.Logger.Info("object uploaded", "key", key, "bytes", res.Bytes, "content_type", img.ContentType,
+	l.logger.Info("object uploaded", "key", key, "bytes", res.Bytes, "content_type", img.ContentType,
 		"width", img.Width, "height", img.Height, "fetch_seconds", fetched.Sub(start).Seconds(), "upload_seconds", end.Sub(fetched).Seconds())
 	return true
 }
@@ -88,11 +88,11 @@ func uploadReason(ctx context.Context, err error) (stage, reason string) {
 }
 
 func (l *Loop) failure(stage, reason string, err error, attrs ...any) {
-	l.Metrics.failures.WithLabelValues(stage, reason).Inc()
-	if l.Explain != nil {
-		for _, a := range l.Explain.Failed(stage, err) {
+	l.metrics.failures.WithLabelValues(stage, reason).Inc()
+	if l.opts.Explain != nil {
+		for _, a := range l.opts.Explain.Failed(stage, err) {
 			attrs = append(attrs, a)
 		}
 	}
-	l.Logger.Warn("cycle failed", append([]any{"stage", stage, "reason", reason, "err", err}, attrs...)...)
+	l.logger.Warn("cycle failed", append([]any{"stage", stage, "reason", reason, "err", err}, attrs...)...)
 }

@@ -39,8 +39,8 @@ func TestFailureLinesCarryDiagnoses(t *testing.T) {
 		}
 		return storeAll(ctx, key, body, size, meta)
 	}))
-	l.Explain = e
-	l.Count, l.MaxFailures = 1, 3
+	l.opts.Explain = e
+	l.opts.Count, l.opts.MaxFailures = 1, 3
 	if err := l.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func TestCyclePassesDimensions(t *testing.T) {
 		got = meta
 		return storeAll(ctx, key, body, size, meta)
 	}))
-	l.Count = 1
+	l.opts.Count = 1
 	if err := l.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

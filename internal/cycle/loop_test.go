@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/eks-least-privilege/uploader/internal/diagnose"
 	"github.com/eks-least-privilege/uploader/internal/fetch"
 	"github.com/eks-least-privilege/uploader/internal/upload"
 )
@@ -59,21 +60,21 @@ func newTestLoop(t *testing.T, f Fetcher, u Uploader) (*Loop, *Metrics, *bytes.B
 	}
 	var logs bytes.Buffer
 	var n atomic.Int64
-	l := &Loop{
-		Fetcher: f, Uploader: u, Creds: credsFunc(okCreds),
-		Keys:    func(ext string) string { return fmt.Sprintf("k/%d.%s", n.Add(1), ext) },
-		Metrics: m, Health: &Health{start: time.Now(), stale: time.Minute, firstWait: time.Second},
-		Logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
-		Interval: 10 * time.Millisecond, MaxFailures: 3,
-		CycleTimeout: 5 * time.Second, ShutdownTimeout: 5 * time.Second,
-		Now: time.Now, Jitter: func() float64 { return 0.5 },
+	l, err := New(credsFunc(okCreds), f, u,
+		func(ext string) string { return fmt.Sprintf("k/%d.%s", n.Add(1), ext) },
+		Timing{Interval: 10 * time.Millisecond, CycleTimeout: 5 * time.Second, ShutdownTimeout: 5 * time.Second},
+		m, &Health{start: time.Now(), stale: time.Minute, firstWait: time.Second},
+		slog.New(slog.NewJSONHandler(&logs, nil)),
+		Options{MaxFailures: 3, Now: time.Now, Jitter: func() float64 { return 0.5 }})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return l, m, &logs
 }
 
 func TestLoopJobCountsUploads(t *testing.T) {
 	l, m, logs := newTestLoop(t, fetchFunc(okFetch), uploadFunc(storeAll))
-	l.Count = 3
+	l.opts.Count = 3
 	if err := l.Run(t.Context()); err != nil {
 		t.Fatalf("run: got %v, want nil", err)
 	}
@@ -98,7 +99,7 @@ func TestLoopJobGivesUpAfterConsecutiveFailures(t *testing.T) {
 		return nil, fmt.Errorf("fetch x: status 503: %w", fetch.ErrStatus)
 	})
 	l, m, logs := newTestLoop(t, fail, uploadFunc(storeAll))
-	l.Count = 5
+	l.opts.Count = 5
 	err := l.Run(t.Context())
 	if !errors.Is(err, ErrTooManyFailures) {
 		t.Fatalf("run: got %v, want ErrTooManyFailures", err)
@@ -140,12 +141,12 @@ func TestLoopDeploymentKeepsGoingAfterFailures(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	l := &Loop{Interval: 30 * time.Second, Jitter: func() float64 { return 0.999 }}
+	l := &Loop{timing: Timing{Interval: 30 * time.Second}, opts: Options{Jitter: func() float64 { return 0.999 }}}
 	prev := time.Duration(0)
 	for n := 1; n <= 40; n++ {
 		d := l.backoff(n)
-		if d <= 0 || d > l.Interval {
-			t.Fatalf("backoff(%d): got %s, want in (0, %s]", n, d, l.Interval)
+		if d <= 0 || d > l.timing.Interval {
+			t.Fatalf("backoff(%d): got %s, want in (0, %s]", n, d, l.timing.Interval)
 		}
 		if d < prev {
 			t.Fatalf("backoff(%d): got %s, want >= backoff(%d) = %s", n, d, n-1, prev)
@@ -155,7 +156,7 @@ func TestBackoff(t *testing.T) {
 	if got := l.backoff(1); got < 500*time.Millisecond {
 		t.Errorf("backoff(1): got %s, want >= 500ms: no hot loop", got)
 	}
-	l.Jitter = func() float64 { return 0 }
+	l.opts.Jitter = func() float64 { return 0 }
 	if got, want := l.backoff(40), 15*time.Second; got != want {
 		t.Errorf("backoff(40) with no jitter: got %s, want %s", got, want)
 	}
@@ -190,7 +191,7 @@ func TestLoopShutdownAbortsSlowUpload(t *testing.T) {
 		<-uctx.Done() // never finishes by itself
 		return upload.Result{}, uctx.Err()
 	}))
-	l.ShutdownTimeout = 50 * time.Millisecond
+	l.timing.ShutdownTimeout = 50 * time.Millisecond
 	done := make(chan error)
 	go func() { done <- l.Run(ctx) }()
 	select {
@@ -213,7 +214,7 @@ func TestLoopJobStoppedDuringFailingCycleExitsZero(t *testing.T) {
 		<-uctx.Done()
 		return upload.Result{}, uctx.Err()
 	}))
-	l.Count, l.MaxFailures, l.ShutdownTimeout = 3, 1, 10*time.Millisecond
+	l.opts.Count, l.opts.MaxFailures, l.timing.ShutdownTimeout = 3, 1, 10*time.Millisecond
 	if err := l.Run(ctx); err != nil {
 		t.Fatalf("run: got %v, want nil: a Job stopped by SIGTERM exits 0", err)
 	}
@@ -266,7 +267,7 @@ func TestCycleClassifiesFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l, m, _ := newTestLoop(t, tt.fetch, tt.upload)
-			l.Creds = tt.creds
+			l.creds = tt.creds
 			if l.cycle(t.Context()) {
 				t.Fatal("cycle: got success, want failure")
 			}
@@ -342,5 +343,20 @@ func TestHealth(t *testing.T) {
 	h.stopped.Store(true)
 	if h.Alive(start) {
 		t.Error("alive after the loop stopped: got true, want false")
+	}
+}
+
+// TestNewRefusesMissingDependencies: every required dependency and timing
+// is named when missing, all at once; the Explainer fits the diagnose one.
+func TestNewRefusesMissingDependencies(t *testing.T) {
+	var _ Explainer = (*diagnose.Explainer)(nil)
+	_, err := New(nil, nil, nil, nil, Timing{ShutdownTimeout: -1}, nil, nil, nil, Options{})
+	if err == nil {
+		t.Fatal("got nil, want an error")
+	}
+	for _, want := range []string{"credential gate", "fetcher", "uploader", "keys", "metrics", "health", "logger", "timing"} {
+		if !strings.Contains(err.Error(), want+":") {
+			t.Errorf("got %q, want it to name %s", err, want)
+		}
 	}
 }

@@ -69,7 +69,7 @@ func TestCycleDeadlineWhileBodyStreams(t *testing.T) {
 		return upload.Result{}, fmt.Errorf("put: %w", &upload.BodyError{Err: err})
 	})
 	l, m, _ := newTestLoop(t, blocking, streamAll)
-	l.CycleTimeout = 50 * time.Millisecond
+	l.timing.CycleTimeout = 50 * time.Millisecond
 	if l.cycle(t.Context()) {
 		t.Fatal("cycle: got success, want failure")
 	}

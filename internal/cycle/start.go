@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -47,7 +46,7 @@ type StartOptions struct {
 	Logger         *slog.Logger
 	// Explainer holds what the credential watcher diagnosed while the gate
 	// resolved; nil: no diagnoses.
-	Explainer *diagnose.Explainer
+	Explainer Explainer
 }
 
 // Start resolves the credentials through the gate and runs the
@@ -105,7 +104,7 @@ func Start(ctx context.Context, gate *Gate, opts StartOptions) (creds.Identity, 
 		// Why the put was refused: its key, its encryption, the owner.
 		var why diagnose.List
 		if opts.Explainer != nil && report.PutError != nil {
-			why = diagnose.Storage(report.PutError, time.Now(), opts.Explainer.Store)
+			why = opts.Explainer.Storage(report.PutError)
 		}
 		if enforce {
 			if len(why) > 0 {

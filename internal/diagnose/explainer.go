@@ -98,7 +98,7 @@ func (e *Explainer) credentials(ctx context.Context, id creds.Identity, err erro
 func (e *Explainer) Failed(stage string, err error) []slog.Attr {
 	switch stage {
 	case groupUpload:
-		l := Storage(err, e.now(), e.Store)
+		l := e.Storage(err)
 		e.active.Set(groupUpload, l)
 		return attrs(l)
 	case groupCredentials:
@@ -106,6 +106,10 @@ func (e *Explainer) Failed(stage string, err error) []slog.Attr {
 	}
 	return nil
 }
+
+// Storage diagnoses a failed S3 call with what the uploads carry (Store),
+// without recording it: the start's probe put, for one.
+func (e *Explainer) Storage(err error) List { return Storage(err, e.now(), e.Store) }
 
 // Succeeded clears the upload diagnoses once an image is stored.
 func (e *Explainer) Succeeded() { e.active.Set(groupUpload, nil) }
