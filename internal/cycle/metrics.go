@@ -45,6 +45,15 @@ type Metrics struct {
 	lastSuccess    prometheus.Gauge
 }
 
+// seconds is a histogram of durations, one bucket layout for every step of a
+// cycle: 10ms to about 38s.
+func seconds(name, help string) prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "uploader", Name: name, Help: help,
+		Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 10),
+	})
+}
+
 // NewMetrics registers the loop's metrics, uploader_build_info for version,
 // and the Go and process collectors with reg.
 func NewMetrics(reg prometheus.Registerer, version string) (*Metrics, error) {
@@ -61,16 +70,8 @@ func NewMetrics(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Namespace: "uploader", Name: "uploaded_bytes_total",
 			Help: "Bytes of the images stored in the bucket.",
 		}),
-		fetchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "uploader", Name: "fetch_duration_seconds",
-			Help:    "Time from the image request to its first bytes checked.",
-			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 10),
-		}),
-		uploadDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "uploader", Name: "upload_duration_seconds",
-			Help:    "Time to stream one image into the bucket, download included.",
-			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 10),
-		}),
+		fetchDuration:  seconds("fetch_duration_seconds", "Time from the image request to its first bytes checked."),
+		uploadDuration: seconds("upload_duration_seconds", "Time to stream one image into the bucket, download included."),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "uploader", Name: "last_success_timestamp_seconds",
 			Help: "Unix time of the last image stored.",

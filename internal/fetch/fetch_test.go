@@ -115,6 +115,48 @@ func bodyHandler(data []byte, chunked bool, claimed string) http.HandlerFunc {
 	}
 }
 
+// trickling returns a handler that sends head at once, then rest a byte
+// every 50ms until the client goes away.
+func trickling(head, rest []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Write(head)
+		w.(http.Flusher).Flush()
+		for _, b := range rest {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			w.Write([]byte{b})
+			w.(http.Flusher).Flush()
+		}
+	}
+}
+
+// silent sends nothing, not even headers, for 10s or until the client goes
+// away.
+func silent(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// redirecting returns a handler that redirects to with code.
+func redirecting(to string, code int) func(*testing.T) http.Handler {
+	return func(*testing.T) http.Handler { return http.RedirectHandler(to, code) }
+}
+
+// answering returns a handler that answers status with body.
+func answering(status int, body []byte) func(*testing.T) http.Handler {
+	return func(*testing.T) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			w.Write(body)
+		})
+	}
+}
+
 // rawHandler hijacks the connection, writes raw and closes it: the way to
 // send a response that breaks HTTP framing.
 func rawHandler(t testing.TB, raw []byte) http.HandlerFunc {
@@ -267,23 +309,13 @@ func TestFetchRejects(t *testing.T) {
 			wantErr: ErrStatus, atFetch: true, inError: "status 404",
 		},
 		{
-			name: "status 500 with an image body",
-			handler: func(*testing.T) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					w.WriteHeader(http.StatusInternalServerError)
-					w.Write(png)
-				})
-			},
+			name:    "status 500 with an image body",
+			handler: answering(http.StatusInternalServerError, png),
 			wantErr: ErrStatus, atFetch: true, inError: "status 500",
 		},
 		{
-			name: "status 206",
-			handler: func(*testing.T) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					w.WriteHeader(http.StatusPartialContent)
-					w.Write(png)
-				})
-			},
+			name:    "status 206",
+			handler: answering(http.StatusPartialContent, png),
 			wantErr: ErrStatus, atFetch: true, inError: "status 206",
 		},
 		{
@@ -310,24 +342,18 @@ func TestFetchRejects(t *testing.T) {
 			wantErr: ErrRedirects, atFetch: true,
 		},
 		{
-			name: "redirect to IMDS",
-			handler: func(*testing.T) http.Handler {
-				return http.RedirectHandler("http://169.254.169.254/latest/meta-data/", http.StatusFound)
-			},
+			name:    "redirect to IMDS",
+			handler: redirecting("http://169.254.169.254/latest/meta-data/", http.StatusFound),
 			wantErr: ErrBlockedAddress, atFetch: true, inError: "169.254.169.254",
 		},
 		{
-			name: "redirect to IPv6 IMDS",
-			handler: func(*testing.T) http.Handler {
-				return http.RedirectHandler("http://[fd00:ec2::254]/latest/api/token", http.StatusTemporaryRedirect)
-			},
+			name:    "redirect to IPv6 IMDS",
+			handler: redirecting("http://[fd00:ec2::254]/latest/api/token", http.StatusTemporaryRedirect),
 			wantErr: ErrBlockedAddress, atFetch: true, inError: "fd00:ec2::254",
 		},
 		{
-			name: "redirect to another scheme",
-			handler: func(*testing.T) http.Handler {
-				return http.RedirectHandler("file:///etc/passwd", http.StatusFound)
-			},
+			name:    "redirect to another scheme",
+			handler: redirecting("file:///etc/passwd", http.StatusFound),
 			wantErr: nil, atFetch: true, inError: "unsupported scheme",
 		},
 		{
@@ -507,57 +533,24 @@ func TestFetchTimeouts(t *testing.T) {
 		opts    Options
 	}{
 		{
-			name: "slow body",
-			handler: func(w http.ResponseWriter, r *http.Request) {
-				w.Write(png[:len(png)/2])
-				w.(http.Flusher).Flush()
-				for _, b := range png[len(png)/2:] {
-					select {
-					case <-r.Context().Done():
-						return
-					case <-time.After(50 * time.Millisecond):
-					}
-					w.Write([]byte{b})
-					w.(http.Flusher).Flush()
-				}
-			},
-			opts: Options{Timeout: 200 * time.Millisecond},
+			name:    "slow body",
+			handler: trickling(png[:len(png)/2], png[len(png)/2:]),
+			opts:    Options{Timeout: 200 * time.Millisecond},
 		},
 		{
-			name: "slow head",
-			handler: func(w http.ResponseWriter, r *http.Request) {
-				w.(http.Flusher).Flush()
-				for _, b := range png {
-					select {
-					case <-r.Context().Done():
-						return
-					case <-time.After(50 * time.Millisecond):
-					}
-					w.Write([]byte{b})
-					w.(http.Flusher).Flush()
-				}
-			},
-			opts: Options{Timeout: 200 * time.Millisecond},
+			name:    "slow head",
+			handler: trickling(nil, png),
+			opts:    Options{Timeout: 200 * time.Millisecond},
 		},
 		{
-			name: "slow headers",
-			handler: func(w http.ResponseWriter, r *http.Request) {
-				select {
-				case <-r.Context().Done():
-				case <-time.After(10 * time.Second):
-				}
-			},
-			opts: Options{ResponseHeaderTimeout: 100 * time.Millisecond},
+			name:    "slow headers",
+			handler: silent,
+			opts:    Options{ResponseHeaderTimeout: 100 * time.Millisecond},
 		},
 		{
-			name: "slow headers under the whole-request timeout",
-			handler: func(w http.ResponseWriter, r *http.Request) {
-				select {
-				case <-r.Context().Done():
-				case <-time.After(10 * time.Second):
-				}
-			},
-			opts: Options{Timeout: 100 * time.Millisecond},
+			name:    "slow headers under the whole-request timeout",
+			handler: silent,
+			opts:    Options{Timeout: 100 * time.Millisecond},
 		},
 	}
 	for _, tt := range tests {

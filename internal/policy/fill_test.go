@@ -2,7 +2,6 @@ package policy_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,16 +19,18 @@ import (
 // account are given or found here, so the SDK is never asked.
 func TestRoleTrustFillsInputs(t *testing.T) {
 	const issuer = "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE"
-	iss, err := standin.NewIssuer(issuer, standin.IssuerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwt, err := iss.Sign(standin.ServiceAccount{Namespace: "images", Name: "uploader"}, token.AudienceSTS, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
 	file := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(file, []byte(jwt), 0o644); err != nil {
+	next := func() (string, time.Duration, error) {
+		iss, err := standin.NewIssuer(issuer, standin.IssuerOptions{})
+		if err != nil {
+			return "", 0, err
+		}
+		jwt, err := iss.Sign(standin.ServiceAccount{Namespace: "images", Name: "uploader"}, token.AudienceSTS, time.Hour)
+		return jwt, time.Hour, err
+	}
+	// Written the way the kubelet writes a projected token (a symlink to a
+	// timestamped directory).
+	if err := standin.NewTokenWriter(file, next, standin.TokenWriterOptions{}).Write(); err != nil {
 		t.Fatal(err)
 	}
 	irsa := map[string]string{creds.EnvWebIdentityTokenFile: file, creds.EnvRoleARN: "arn:aws:iam::111122223333:role/uploader"}

@@ -14,26 +14,31 @@ import (
 	"github.com/eks-least-privilege/uploader/standin"
 )
 
-func newIssuer(t *testing.T, now time.Time) *standin.Issuer {
+const issuerURL = "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE"
+
+// sign returns a token of the stand-in issuer for images/uploader and aud,
+// issued at now and valid for an hour.
+func sign(t *testing.T, now time.Time, aud string) string {
 	t.Helper()
-	iss, err := standin.NewIssuer("https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", standin.IssuerOptions{Now: func() time.Time { return now }})
+	iss, err := standin.NewIssuer(issuerURL, standin.IssuerOptions{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return iss
+	jwt, err := iss.Sign(standin.ServiceAccount{Namespace: "images", Name: "uploader"}, aud, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jwt
 }
 
 func TestDecode(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	jwt, err := newIssuer(t, now).Sign(standin.ServiceAccount{Namespace: "images", Name: "uploader"}, token.AudienceSTS, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	jwt := sign(t, now, token.AudienceSTS)
 	c, err := token.Decode([]byte(jwt + "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := token.Claims{Issuer: "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", Subject: "system:serviceaccount:images:uploader",
+	want := token.Claims{Issuer: issuerURL, Subject: "system:serviceaccount:images:uploader",
 		Audience: []string{token.AudienceSTS}, Expiry: now.Add(time.Hour), IssuedAt: now, Namespace: "images", ServiceAccount: "uploader"}
 	if fmt.Sprint(c) != fmt.Sprint(want) || c.Namespace != want.Namespace || c.ServiceAccount != want.ServiceAccount {
 		t.Errorf("got %+v, want %+v", c, want)
@@ -70,10 +75,7 @@ func TestDecode(t *testing.T) {
 // quoting it.
 func TestRead(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	jwt, err := newIssuer(t, now).Sign(standin.ServiceAccount{Namespace: "images", Name: "uploader"}, token.AudiencePodIdentity, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	jwt := sign(t, now, token.AudiencePodIdentity)
 	dir := t.TempDir()
 	good, bad := filepath.Join(dir, "token"), filepath.Join(dir, "bad")
 	if err := os.WriteFile(good, []byte(jwt), 0o600); err != nil {
