@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/eks-least-privilege/uploader/test/miniotest"
 )
 
@@ -90,6 +93,54 @@ func TestCheckDiagnosesTheStore(t *testing.T) {
 			}
 			if strings.Contains(out, secret) {
 				t.Errorf("check output holds the secret key:\n%s", out)
+			}
+		})
+	}
+}
+
+// The daemon's uploads are stored with the configured encryption (the
+// objects, headed as the admin, say so), and a key the KMS does not hold
+// fails each cycle with kms_access_denied on its failure line.
+func TestDaemonEncryptsAndDiagnosesTheKey(t *testing.T) {
+	srv := miniotest.StartWith(t, miniotest.Options{KMSKey: "uploader-key"})
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		fail bool
+	}{
+		{name: "aws:kms", env: map[string]string{"S3_SSE": "aws:kms", "S3_SSE_KMS_KEY_ID": "uploader-key", "S3_EXPECTED_BUCKET_OWNER": "111122223333"}},
+		{name: "AES256", env: map[string]string{"S3_SSE": "AES256"}},
+		{name: "another key", env: map[string]string{"S3_SSE": "aws:kms", "S3_SSE_KMS_KEY_ID": "another-key"}, fail: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			bucket := srv.Bucket(t)
+			env := map[string]string{"UPLOAD_COUNT": "2", "UPLOAD_MAX_CONSECUTIVE_FAILURES": "1", "AWS_ENDPOINT_URL_STS": srv.Endpoint}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			s3Env(t, srv, bucket, env)
+			out, err := runFor(t, time.Minute)
+			if tt.fail {
+				if err == nil || !strings.Contains(out, `"msg":"cycle failed"`) || !strings.Contains(out, `"kms_access_denied":{"observed":"S3 could not use the KMS key another-key`) {
+					t.Errorf("got %v, want a failed cycle diagnosed kms_access_denied\n%s", err, out)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("run: %v\n%s", err, out)
+			}
+			keys := srv.Keys(t, bucket)
+			if len(keys) != 2 {
+				t.Fatalf("got objects %q, want 2", keys)
+			}
+			for _, k := range keys {
+				head, err := srv.Client(t).HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: &bucket, Key: &k})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(head.ServerSideEncryption) != tt.env["S3_SSE"] || !strings.HasSuffix(aws.ToString(head.SSEKMSKeyId), tt.env["S3_SSE_KMS_KEY_ID"]) {
+					t.Errorf("%s stored with %q key %q, want %q %q", k, head.ServerSideEncryption, aws.ToString(head.SSEKMSKeyId), tt.env["S3_SSE"], tt.env["S3_SSE_KMS_KEY_ID"])
+				}
 			}
 		})
 	}
