@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -41,7 +40,7 @@ func TestCheckNamesDiagnoses(t *testing.T) {
 			setup: func(t *testing.T) { t.Setenv("AWS_ENDPOINT_URL_STS", "http://"+testenv.FreePort(t)) }},
 		{name: "sts never answers", mode: "irsa", want: "diagnosis sts_unreachable: STS (AssumeRoleWithWebIdentity) at http://127.0.0.1:", wantCode: 1,
 			setup: func(t *testing.T) {
-				t.Setenv("AWS_ENDPOINT_URL_STS", "http://"+silentListener(t))
+				t.Setenv("AWS_ENDPOINT_URL_STS", "http://"+testenv.SilentAddr(t))
 				t.Setenv("UPLOAD_TIMEOUT", "2s") // the cycle deadline bounds the check
 			}},
 		{name: "s3 refuses connections", mode: "static", want: "diagnosis s3_unreachable: S3 (PutObject) at http://127.0.0.1:", wantCode: 1,
@@ -93,36 +92,6 @@ func TestDaemonLogsDiagnoses(t *testing.T) {
 		t.Errorf("got resolved line with the diagnosis %v, start warning %v; want both\n%s", resolved, warned, out)
 	}
 	f.assertNoSecrets(t, out)
-}
-
-// silentListener accepts connections and never answers, as a firewall that
-// drops packets looks to a client once connected; it returns its address.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
 }
 
 // An STS that fails on its side (HTTP 500 or 503 to AssumeRoleWithWebIdentity)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -44,15 +46,13 @@ func TestCheckDiagnosesTheStore(t *testing.T) {
 		 "Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"aws:kms"}}}]}`, bucket)))
 
 	kms := map[string]string{"S3_SSE": "aws:kms", "S3_SSE_KMS_KEY_ID": "uploader-key"}
+	// with is m plus the pairs kv.
 	with := func(m map[string]string, kv ...string) map[string]string {
-		out := map[string]string{}
-		for k, v := range m {
-			out[k] = v
+		m = maps.Clone(m)
+		for pair := range slices.Chunk(kv, 2) {
+			m[pair[0]] = pair[1]
 		}
-		for i := 0; i < len(kv); i += 2 {
-			out[kv[i]] = kv[i+1]
-		}
-		return out
+		return m
 	}
 	tests := []struct {
 		name         string

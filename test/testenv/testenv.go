@@ -86,3 +86,41 @@ func (b *LockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// SilentAddr returns a 127.0.0.1:port that accepts connections and never
+// answers, as an endpoint behind a firewall that drops packets looks once
+// connected; the connections are closed when the test ends.
+func SilentAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("silent listener: %v", err)
+	}
+	var (
+		mu    sync.Mutex // guards conns
+		conns []net.Conn
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
