@@ -26,6 +26,12 @@
 #                   machines have no systemd).
 #   BUILD_CONTEXT   the build context             (the repository)
 #   GOFLAGS         passed to the build
+#   PLATFORMS       e.g. linux/amd64,linux/arm64: build only the uploader,
+#                   for these platforms, through deploy/image.sh (as `make
+#                   image` does) into a manifest list named UPLOADER_IMAGE;
+#                   the runtime base is then a manifest list of one stand-in
+#                   per platform. The Go stage runs on the host's platform
+#                   and cross-compiles: no emulation.
 # Needs root (or rootless podman) and Go on the host; installs podman and
 # runc with apt-get if they are missing. Prints nothing on stdout but the two
 # image names, one a line.
@@ -57,11 +63,23 @@ if ! command -v podman >/dev/null || ! command -v runc >/dev/null; then
 fi
 command -v go >/dev/null || die "go is needed on the host: its toolchain is mounted into the build"
 
+PLATFORMS=${PLATFORMS:-}
+arches=()
+IFS=, read -ra platforms <<<"$PLATFORMS"
+for platform in "${platforms[@]}"; do
+  [[ "$platform" == linux/* ]] || die "PLATFORMS: want linux/<arch>, got $platform"
+  arches+=("${platform#linux/}")
+done
+
 WORK=$(mktemp -d)
 cleanup() {
   # The stand-in bases carry the real images' names: never leave them behind
   # (before removing $WORK, which may hold the containers.conf podman reads).
   pm rmi "$GO_IMAGE" "docker.io/library/$GO_IMAGE" "$RUNTIME_IMAGE" >/dev/null 2>&1 || true
+  pm manifest rm "$RUNTIME_IMAGE" >/dev/null 2>&1 || true
+  for arch in "${arches[@]}"; do
+    pm rmi "localhost/uploader-runtime-standin:$arch" >/dev/null 2>&1 || true
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -97,7 +115,18 @@ printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home
 printf 'root:x:0:\nnonroot:x:65532:\n' >"$runtime/etc/group"
 chmod 1777 "$runtime/tmp"
 chown 65532:65532 "$runtime/home/nonroot"
-tar -C "$runtime" -c . | pm import --change 'USER 65532:65532' - "$RUNTIME_IMAGE" >/dev/null
+if [[ ${#arches[@]} -eq 0 ]]; then
+  tar -C "$runtime" -c . | pm import --change 'USER 65532:65532' - "$RUNTIME_IMAGE" >/dev/null
+else
+  # One stand-in per platform (the files hold no machine code), gathered in
+  # a manifest list as the real base is: the build picks the platform's.
+  pm manifest create "$RUNTIME_IMAGE" >/dev/null
+  for arch in "${arches[@]}"; do
+    tar -C "$runtime" -c . | pm import --os linux --arch "$arch" --change 'USER 65532:65532' - \
+      "localhost/uploader-runtime-standin:$arch" >/dev/null
+    pm manifest add "$RUNTIME_IMAGE" "containers-storage:localhost/uploader-runtime-standin:$arch" >/dev/null
+  done
+fi
 
 # The build runs offline against the host's module cache; make it hold every
 # module of the graph (go test fetches only what linux builds need, and the
@@ -122,6 +151,15 @@ build() {
     "$BUILD_CONTEXT" >&2
   log "built $image in $((SECONDS - start)) s"
 }
+if [[ ${#arches[@]} -gt 0 ]]; then
+  IMAGE=$UPLOADER_IMAGE PLATFORMS=$PLATFORMS VERSION=$version CONTAINER_ENGINE=podman \
+    BUILD_OPTS="--pull=never --build-arg GOPROXY=off --build-arg GOFLAGS=${GOFLAGS:-} \
+--volume $(go env GOROOT):/usr/local/go:ro --volume $(go env GOMODCACHE):/go/pkg/mod \
+--volume $(go env GOCACHE):/root/.cache/go-build" \
+    "$REPO_ROOT/deploy/image.sh"
+  printf '%s\n' "$UPLOADER_IMAGE"
+  exit 0
+fi
 build uploader "$UPLOADER_IMAGE"
 build standin "$STANDIN_IMAGE"
 printf '%s\n%s\n' "$UPLOADER_IMAGE" "$STANDIN_IMAGE"
