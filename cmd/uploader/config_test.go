@@ -225,6 +225,8 @@ func TestLoadConfigEncryption(t *testing.T) {
 		errs []string
 	}{
 		{name: "unset: the bucket's default", want: upload.Encryption{}},
+		{name: "set empty, as the manifests and compose do", want: upload.Encryption{},
+			env: map[string]string{"S3_SSE": "", "S3_SSE_KMS_KEY_ID": "", "S3_BUCKET_KEY_ENABLED": "false", "S3_EXPECTED_BUCKET_OWNER": ""}},
 		{name: "AES256", env: map[string]string{"S3_SSE": "AES256"}, want: upload.Encryption{SSE: upload.SSES3}},
 		{name: "kms with a MinIO key name and bucket key",
 			env:  map[string]string{"S3_SSE": "aws:kms", "S3_SSE_KMS_KEY_ID": "uploader-key", "S3_BUCKET_KEY_ENABLED": "true"},
