@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,6 +84,18 @@ func (f *fakeS3) DeleteObject(_ context.Context, in *s3.DeleteObjectInput, _ ...
 func TestCheckOutcomes(t *testing.T) {
 	denied := &smithy.GenericAPIError{Code: "AccessDenied", Message: "Access Denied."}
 	network := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	// everyProbe is the calls of a check that probes all it may, in order.
+	everyProbe := []string{
+		"put images/.least-privilege-check/0102030405060708.txt if-none-match *",
+		"get images/.least-privilege-check/0102030405060708.txt",
+		"list images/",
+		"delete images/.least-privilege-check/absent-0102030405060708",
+		"list buckets",
+		"get policy b",
+		"get acl b",
+		"put acl images/.least-privilege-check/0102030405060708.txt private",
+		"put .least-privilege-check-outside-prefix/0102030405060708.txt if-none-match *",
+	}
 	d := func(f fakeS3) fakeS3 { // the wider probes denied
 		f.buckets, f.policy, f.acl, f.putACL, f.outside = denied, denied, denied, denied, denied
 		return f
@@ -104,34 +115,13 @@ func TestCheckOutcomes(t *testing.T) {
 		{
 			name: "least privilege", fake: d(fakeS3{get: denied, list: denied, del: denied}),
 			want: []Outcome{Allowed, Denied, Denied, Denied, Denied, Denied, Denied, Denied, Denied}, wantVerd: LeastPrivilege, wantLeft: true,
-			wantCalls: []string{
-				"put images/.least-privilege-check/0102030405060708.txt if-none-match *",
-				"get images/.least-privilege-check/0102030405060708.txt",
-				"list images/",
-				"delete images/.least-privilege-check/absent-0102030405060708",
-				"list buckets",
-				"get policy b",
-				"get acl b",
-				"put acl images/.least-privilege-check/0102030405060708.txt private",
-				"put .least-privilege-check-outside-prefix/0102030405060708.txt if-none-match *",
-			},
+			wantCalls: everyProbe,
 		},
 		{
 			name: "root", fake: fakeS3{policy: &smithy.GenericAPIError{Code: "NoSuchBucketPolicy"}},
 			want: []Outcome{Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed}, wantVerd: OverPrivileged,
 			wantOutside: ".least-privilege-check-outside-prefix/0102030405060708.txt",
-			wantCalls: []string{
-				"put images/.least-privilege-check/0102030405060708.txt if-none-match *",
-				"get images/.least-privilege-check/0102030405060708.txt",
-				"list images/",
-				"delete images/.least-privilege-check/absent-0102030405060708",
-				"list buckets",
-				"get policy b",
-				"get acl b",
-				"put acl images/.least-privilege-check/0102030405060708.txt private",
-				"put .least-privilege-check-outside-prefix/0102030405060708.txt if-none-match *",
-				"delete images/.least-privilege-check/0102030405060708.txt",
-			},
+			wantCalls:   append(slices.Clone(everyProbe), "delete images/.least-privilege-check/0102030405060708.txt"),
 		},
 		{
 			name: "read only", fake: d(fakeS3{put: denied, del: denied}),
@@ -258,13 +248,13 @@ func TestCheckMinIO(t *testing.T) {
 	}{
 		{name: "root", client: srv.Client(t), want: []Outcome{Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed},
 			wantVerd: OverPrivileged, wantOutside: true},
-		{name: "put only", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(putKey, putSecret, "")),
+		{name: "put only", client: srv.UserClient(putKey, putSecret),
 			want: []Outcome{Allowed, Denied, Denied, Denied, Denied, Denied, Denied, Denied, Denied}, wantVerd: LeastPrivilege, wantLeft: true},
-		{name: "put anywhere in the bucket", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(wideKey, wideSecret, "")),
+		{name: "put anywhere in the bucket", client: srv.UserClient(wideKey, wideSecret),
 			want: []Outcome{Allowed, Denied, Denied, Denied, Denied, Denied, Denied, Denied, Allowed}, wantVerd: OverPrivileged, wantLeft: true, wantOutside: true},
-		{name: "no policy", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(noneKey, noneSecret, "")),
+		{name: "no policy", client: srv.UserClient(noneKey, noneSecret),
 			want: []Outcome{Denied, NotProbed, Denied, Denied, Denied, Denied, Denied, NotProbed, Denied}, wantVerd: PutDenied},
-		{name: "read only", client: srv.ClientWith(credentials.NewStaticCredentialsProvider(readKey, readSecret, "")),
+		{name: "read only", client: srv.UserClient(readKey, readSecret),
 			// MinIO lists the buckets an identity may list: see minioNote.
 			want: []Outcome{Denied, NotProbed, Allowed, Denied, Allowed, Denied, Denied, NotProbed, Denied}, wantVerd: PutDenied},
 	}

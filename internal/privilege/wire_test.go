@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/eks-least-privilege/uploader/internal/failure"
@@ -36,8 +35,7 @@ func TestCheckCarriesOwnerAndEncryption(t *testing.T) {
 	}})
 	bucket := srv.Bucket(t)
 	key, secret := srv.PutOnlyUser(t, bucket, "images/", "putonly")
-	client := s3.New(s3.Options{Region: miniotest.Region, BaseEndpoint: aws.String(proxy.Endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(key, secret, "")})
+	client := miniotest.NewClient(proxy.Endpoint, key, secret)
 	enc := upload.Encryption{SSE: upload.SSEKMS, KMSKeyID: "uploader-key"}
 
 	r, err := Check(context.Background(), client, bucket, "images/", Options{Encryption: enc, ExpectedBucketOwner: owner})

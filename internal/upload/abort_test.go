@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,12 +83,8 @@ type abortEnv struct {
 
 func newAbortEnv(t *testing.T, e *env, endpoint, accessKey, secretKey string, abortTimeout time.Duration) abortEnv {
 	t.Helper()
-	cfg := aws.Config{
-		Region:           miniotest.Region,
-		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
-		BaseEndpoint:     aws.String(endpoint),
-		RetryMaxAttempts: 1,
-	}
+	cfg := miniotest.Config(endpoint, accessKey, secretKey)
+	cfg.RetryMaxAttempts = 1
 	failures, err := NewAbortFailures(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)

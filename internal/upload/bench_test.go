@@ -33,10 +33,7 @@ func BenchmarkUpload(b *testing.B) {
 		b.Run(tt.name, func(b *testing.B) {
 			u := New(tt.client, e.bucket, streamAll(tt.client == e.httpStream))
 			keys := Keys{Host: "bench"}
-			size := int64(-1)
-			if tt.known {
-				size = tt.size
-			}
+			size := declared(tt.known, tt.size)
 			b.SetBytes(tt.size)
 			for b.Loop() {
 				if _, err := u.Upload(context.Background(), keys.Next("bin"), &patternReader{left: tt.size}, size, Metadata{ContentType: "application/octet-stream"}); err != nil {
@@ -67,10 +64,7 @@ func BenchmarkUploadMemory(b *testing.B) {
 		b.Run(tt.name, func(b *testing.B) {
 			u := New(tt.client, e.bucket, streamAll(tt.client == e.httpStream))
 			keys := Keys{Host: "bench"}
-			n := int64(-1)
-			if tt.known {
-				n = size
-			}
+			n := declared(tt.known, size)
 			b.SetBytes(size)
 			var peak, allocs uint64
 			for b.Loop() {

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
@@ -44,11 +43,7 @@ func newKMSEnv(t *testing.T, opts miniotest.ProxyOptions) *kmsEnv {
 // client is the uploader's client (NewClient) through the proxy; checksums
 // off makes it stream a known-size body as one put over plain http.
 func (e *kmsEnv) client(checksums bool) *s3.Client {
-	cfg := aws.Config{
-		Region:       miniotest.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(e.srv.RootUser, e.srv.RootPassword, ""),
-		BaseEndpoint: aws.String(e.proxy.Endpoint),
-	}
+	cfg := miniotest.Config(e.proxy.Endpoint, e.srv.RootUser, e.srv.RootPassword)
 	if !checksums {
 		cfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	}

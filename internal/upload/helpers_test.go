@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
@@ -66,6 +65,24 @@ func (e *env) withBucket(t testing.TB) *env {
 	return &c
 }
 
+// over returns the uploader's client over https (through the TLS proxy)
+// or over plain http.
+func (e *env) over(https bool) *s3.Client {
+	if https {
+		return e.https
+	}
+	return e.http
+}
+
+// declared is the size an Upload is told: n when the length is known, -1
+// (unknown, as a chunked download's) otherwise.
+func declared(known bool, n int64) int64 {
+	if known {
+		return n
+	}
+	return -1
+}
+
 // waitInitialized waits until MinIO serves S3 calls: it reports ready on
 // /minio/health/ready a moment before it stops answering 503
 // XMinioServerNotInitialized.
@@ -88,11 +105,7 @@ func waitInitialized(t testing.TB, c *s3.Client) {
 // client builds the uploader's client the way the daemon does: NewClient on
 // an aws.Config, here with static root credentials.
 func (e *env) client(endpoint string, hc aws.HTTPClient) *s3.Client {
-	cfg := aws.Config{
-		Region:       miniotest.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(e.srv.RootUser, e.srv.RootPassword, ""),
-		BaseEndpoint: aws.String(endpoint),
-	}
+	cfg := miniotest.Config(endpoint, e.srv.RootUser, e.srv.RootPassword)
 	if hc != nil {
 		cfg.HTTPClient = hc
 	}

@@ -30,10 +30,7 @@ func TestUploadStoresDimensions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			u := New(tt.client, e.bucket, testOptions)
 			key := Keys{Host: "test"}.Next("img")
-			size := int64(-1)
-			if tt.known {
-				size = int64(tt.size)
-			}
+			size := declared(tt.known, int64(tt.size))
 			if _, err := u.Upload(context.Background(), key, onlyReader{bytes.NewReader(randomBytes(tt.size))}, size, tt.meta); err != nil {
 				t.Fatalf("upload: %v", err)
 			}

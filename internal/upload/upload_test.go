@@ -54,10 +54,7 @@ func TestUpload(t *testing.T) {
 			u := New(tt.client, e.bucket, testOptions)
 			data := randomBytes(tt.size)
 			key := Keys{Host: "test"}.Next("png")
-			size := int64(-1)
-			if tt.known {
-				size = int64(len(data))
-			}
+			size := declared(tt.known, int64(len(data)))
 			res, err := u.Upload(context.Background(), key, onlyReader{bytes.NewReader(data)}, size, Metadata{ContentType: "image/png"})
 			if err != nil {
 				t.Fatalf("upload: got %v, want nil", err)
@@ -117,10 +114,7 @@ func TestUploadExists(t *testing.T) {
 				t.Fatalf("first upload: %v", err)
 			}
 			second := bytes.Repeat([]byte{'x'}, tt.size)
-			size := int64(-1)
-			if tt.known {
-				size = int64(len(second))
-			}
+			size := declared(tt.known, int64(len(second)))
 			_, err := u.Upload(context.Background(), key, onlyReader{bytes.NewReader(second)}, size, Metadata{ContentType: "image/gif"})
 			if !errors.Is(err, ErrExists) {
 				t.Fatalf("second upload: got %v, want ErrExists", err)
@@ -160,21 +154,14 @@ func TestUploadBodyError(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := e0.withBucket(t)
-			client := e.http
-			if tt.https {
-				client = e.https
-			}
-			u := New(client, e.bucket, testOptions)
+			u := New(e.over(tt.https), e.bucket, testOptions)
 			key := Keys{Host: "test"}.Next("jpg")
 			body := &brokenReader{
 				r:   bytes.NewReader(randomBytes(tt.size)),
 				n:   tt.failAt,
 				err: fmt.Errorf("%w: %w", errBroken, io.ErrUnexpectedEOF),
 			}
-			size := int64(-1)
-			if tt.known {
-				size = int64(tt.size)
-			}
+			size := declared(tt.known, int64(tt.size))
 			_, err := u.Upload(context.Background(), key, body, size, Metadata{ContentType: "image/jpeg"})
 			if !errors.Is(err, errBroken) || !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Errorf("got %v, want an error wrapping the body's error", err)
@@ -207,19 +194,12 @@ func TestUploadCancel(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := e0.withBucket(t)
-			client := e.http
-			if tt.https {
-				client = e.https
-			}
-			u := New(client, e.bucket, testOptions)
+			u := New(e.over(tt.https), e.bucket, testOptions)
 			key := Keys{Host: "test"}.Next("jpg")
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			body := &slowReader{r: bytes.NewReader(randomBytes(large)), after: tt.after, onAfter: cancel}
-			size := int64(-1)
-			if tt.known {
-				size = large
-			}
+			size := declared(tt.known, large)
 			start := time.Now()
 			_, err := u.Upload(ctx, key, body, size, Metadata{ContentType: "image/jpeg"})
 			if !errors.Is(err, context.Canceled) {
@@ -276,10 +256,7 @@ func TestUploadHoldsBoundedMemory(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := New(tt.client, e.bucket, streamAll(tt.client == e.httpStream))
-			n := int64(-1)
-			if tt.known {
-				n = size
-			}
+			n := declared(tt.known, size)
 			peak, _, err := heapDuring(func() error {
 				res, err := u.Upload(context.Background(), Keys{Host: "mem"}.Next("bin"), &patternReader{left: size}, n, Metadata{ContentType: "application/octet-stream"})
 				if err == nil && res.Bytes != size {

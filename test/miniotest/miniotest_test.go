@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
@@ -22,7 +21,7 @@ func TestPutOnlyUserIsConfinedToItsPrefix(t *testing.T) {
 	srv := miniotest.Start(t)
 	bucket := srv.Bucket(t)
 	key, secret := srv.PutOnlyUser(t, bucket, "images/", "putonly-prefix")
-	client := srv.ClientWith(credentials.NewStaticCredentialsProvider(key, secret, ""))
+	client := srv.UserClient(key, secret)
 	put := func(k string) error {
 		_, err := client.PutObject(context.Background(), &s3.PutObjectInput{
 			Bucket: aws.String(bucket), Key: aws.String(k), Body: strings.NewReader("x"),

@@ -17,17 +17,30 @@ import (
 // process environment and shared config files.
 func (s *Server) Client(t testing.TB) *s3.Client {
 	t.Helper()
-	return s.ClientWith(credentials.NewStaticCredentialsProvider(s.RootUser, s.RootPassword, ""))
+	return s.UserClient(s.RootUser, s.RootPassword)
 }
 
-// ClientWith returns an S3 client for this server with the given credentials.
-func (s *Server) ClientWith(p aws.CredentialsProvider) *s3.Client {
-	return s3.New(s3.Options{
+// UserClient returns an S3 client of this server signing as key and secret.
+func (s *Server) UserClient(key, secret string) *s3.Client {
+	return NewClient(s.Endpoint, key, secret)
+}
+
+// NewClient returns a path-style S3 client of endpoint (a server, or a proxy
+// in front of one) signing as key and secret.
+func NewClient(endpoint, key, secret string) *s3.Client {
+	return s3.NewFromConfig(Config(endpoint, key, secret), func(o *s3.Options) { o.UsePathStyle = true })
+}
+
+// Config is the aws.Config of a client of endpoint signing as key and
+// secret: the servers' region and static credentials, nothing read from the
+// environment or shared files. Tests of code that builds its own client
+// from an aws.Config start from it.
+func Config(endpoint, key, secret string) aws.Config {
+	return aws.Config{
 		Region:       Region,
-		BaseEndpoint: aws.String(s.Endpoint),
-		Credentials:  p,
-		UsePathStyle: true,
-	})
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider(key, secret, ""),
+	}
 }
 
 // Bucket creates a fresh, uniquely named bucket and returns its name.
