@@ -3,8 +3,7 @@ package main
 import (
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/eks-least-privilege/uploader/internal/creds"
 	"github.com/eks-least-privilege/uploader/internal/cycle"
 	"github.com/eks-least-privilege/uploader/internal/privilege"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // servedMetrics gathers the names of every metric family the daemon
@@ -55,15 +55,10 @@ var promQLMetric = regexp.MustCompile(`\b(?:uploader|process|go)_[a-z0-9_]+\b`)
 // PrometheusRule alerts query only metrics the uploader really serves.
 func TestDashboardsQueryServedMetrics(t *testing.T) {
 	served := servedMetrics(t)
-	files, _ := filepath.Glob("../../deploy/components/monitoring/*.yaml")
-	files = append(files, "../../deploy/grafana/dashboard.json")
+	files := testenv.RepoFiles(t, "deploy/components/monitoring/*.yaml", "deploy/grafana/dashboard.json")
 	seen := 0
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range promQLMetric.FindAllString(string(data), -1) {
+	for _, f := range slices.Sorted(maps.Keys(files)) {
+		for _, name := range promQLMetric.FindAllString(files[f], -1) {
 			seen++
 			base := name
 			for _, suffix := range []string{"_bucket", "_sum", "_count"} {

@@ -1,39 +1,26 @@
 package diagnose
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
-// testDirs hold the tests the troubleshooting table names.
-var testDirs = []string{".", "../creds", "../cycle", "../issuer", "../../cmd/uploader"}
+// testFiles hold the tests the troubleshooting table names.
+var testFiles = []string{"internal/diagnose/*_test.go", "internal/creds/*_test.go", "internal/cycle/*_test.go",
+	"internal/issuer/*_test.go", "cmd/uploader/*_test.go"}
 
 // TestTroubleshootingDoc checks the table of docs/troubleshooting.md: one
 // row per diagnosis, each naming tests (TestName or TestName/subtest) that
-// exist in testDirs.
+// exist in testFiles.
 func TestTroubleshootingDoc(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/troubleshooting.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	section := string(doc)
+	section := testenv.RepoFiles(t, "docs/troubleshooting.md")["docs/troubleshooting.md"]
 	var sources strings.Builder
-	for _, dir := range testDirs {
-		files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sources.Write(b)
-		}
+	for _, src := range testenv.RepoFiles(t, testFiles...) {
+		sources.WriteString(src)
 	}
 	src := sources.String()
 	code := regexp.MustCompile("`([^`]+)`")
