@@ -10,7 +10,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -74,10 +73,7 @@ func startChain(t *testing.T, endpoint func(moto *url.URL) string) (*url.URL, *s
 // check the token's signature.
 func writeChainProfile(t *testing.T, source, writer, external string) {
 	t.Helper()
-	token := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(token, []byte("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	token := testenv.WriteFile(t, "token", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln")
 	config := "[profile pod]\nweb_identity_token_file = " + token + "\nrole_arn = " + source +
 		"\n[profile writer]\nsource_profile = pod\nrole_arn = " + writer + "\nexternal_id = " + external + "\n"
 	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte(config), 0o600); err != nil {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -105,10 +103,7 @@ func TestPolicyTrustIRSA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(file, []byte(token), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := testenv.WriteFile(t, "token", token)
 	const provider = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE"
 	env := map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": file, "AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/uploader"}
 	tests := []struct {

@@ -55,10 +55,7 @@ func TestCheckExaminesToken(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			testenv.IsolateAWSEnv(t)
-			path := filepath.Join(t.TempDir(), "token")
-			if err := os.WriteFile(path, []byte(tt.token), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			path := testenv.WriteFile(t, "token", tt.token)
 			for k, v := range map[string]string{
 				"AWS_WEB_IDENTITY_TOKEN_FILE": path, "AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/uploader",
 				"AWS_REGION": "eu-west-1", "S3_BUCKET_NAME": "images", "IMAGE_SOURCE_URL": "builtin:",

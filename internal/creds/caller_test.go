@@ -90,7 +90,7 @@ func TestCallerLookupOnlyWhereConfigured(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			if tt.config != "" {
-				t.Setenv("AWS_CONFIG_FILE", writeFile(t, "config", fmt.Sprintf(tt.config, sts.URL)))
+				t.Setenv("AWS_CONFIG_FILE", testenv.WriteFile(t, "config", fmt.Sprintf(tt.config, sts.URL)))
 			}
 			rec := &dialRecorder{}
 			cfg, err := config.LoadDefaultConfig(t.Context(), config.WithHTTPClient(rec.client()))

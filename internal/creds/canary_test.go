@@ -103,28 +103,28 @@ func TestNoSecretsInOutput(t *testing.T) {
 			return map[string]string{"AWS_ACCESS_KEY": "AKIAEXAMPLE0000001", "AWS_SECRET_KEY": canary + "-env"}
 		}, nil),
 		"sdk irsa": sdk(func(t *testing.T) map[string]string {
-			return map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": writeFile(t, "token", canary+"-jwt"), "AWS_ROLE_ARN": testRole}
+			return map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": testenv.WriteFile(t, "token", canary+"-jwt"), "AWS_ROLE_ARN": testRole}
 		}, nil),
 		"sdk irsa denied": sdk(func(t *testing.T) map[string]string {
-			return map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": writeFile(t, "token", canary+"-jwt"), "AWS_ROLE_ARN": testRole}
+			return map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": testenv.WriteFile(t, "token", canary+"-jwt"), "AWS_ROLE_ARN": testRole}
 		}, func(s *stsServer) { s.denyAll = true }),
 		"sdk pod identity": sdk(func(t *testing.T) map[string]string {
 			return map[string]string{
 				"AWS_CONTAINER_CREDENTIALS_FULL_URI":     containerServer(t, canary+"-agent-token").URL,
-				"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": writeFile(t, "token", canary+"-agent-token"),
+				"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": testenv.WriteFile(t, "token", canary+"-agent-token"),
 			}
 		}, nil),
 		"sdk pod identity wrong token": sdk(func(t *testing.T) map[string]string {
 			return map[string]string{
 				"AWS_CONTAINER_CREDENTIALS_FULL_URI":     containerServer(t, "right").URL,
-				"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": writeFile(t, "token", canary+"-agent-token"),
+				"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": testenv.WriteFile(t, "token", canary+"-agent-token"),
 			}
 		}, nil),
 		"sdk node role": sdk(func(t *testing.T) map[string]string {
 			return map[string]string{"AWS_EC2_METADATA_DISABLED": "false", "AWS_EC2_METADATA_SERVICE_ENDPOINT": imdsServer(t).URL}
 		}, nil),
 		"sdk profile assume role denied": sdk(func(t *testing.T) map[string]string {
-			f := writeFile(t, "config", "[profile base]\naws_access_key_id = AKIAEXAMPLE0000001\naws_secret_access_key = "+canary+"-profile\n"+
+			f := testenv.WriteFile(t, "config", "[profile base]\naws_access_key_id = AKIAEXAMPLE0000001\naws_secret_access_key = "+canary+"-profile\n"+
 				"[profile app]\nrole_arn = "+testRole+"\nsource_profile = base\n")
 			return map[string]string{"AWS_CONFIG_FILE": f, "AWS_PROFILE": "app"}
 		}, func(s *stsServer) { s.denyAll = true }),

@@ -11,7 +11,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -85,11 +84,7 @@ func writeProfile(t *testing.T, token string, externalID string) {
 func writeToken(t *testing.T) string {
 	t.Helper()
 	// Moto does not check the token's signature (the package doc says so).
-	path := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(path, []byte("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6aW1hZ2VzOnVwbG9hZGVyIn0.c2ln"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testenv.WriteFile(t, "token", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6aW1hZ2VzOnVwbG9hZGVyIn0.c2ln")
 }
 
 func loadConfig(t *testing.T) aws.Config {

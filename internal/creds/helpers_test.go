@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -129,15 +127,6 @@ func containerServer(t *testing.T, authToken string) *httptest.Server {
 	}))
 	t.Cleanup(s.Close)
 	return s
-}
-
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func mustGather(t *testing.T, g prometheus.Gatherer) []*dto.MetricFamily {

@@ -62,7 +62,7 @@ func TestResolveWithSDKProviders(t *testing.T) {
 		{
 			name: "shared profile keys",
 			env: func(t *testing.T) map[string]string {
-				f := writeFile(t, "config", "[profile app]\naws_access_key_id = AKIAPROFILEEXAMPLE3\naws_secret_access_key = "+canary+"-profile\n")
+				f := testenv.WriteFile(t, "config", "[profile app]\naws_access_key_id = AKIAPROFILEEXAMPLE3\naws_secret_access_key = "+canary+"-profile\n")
 				return map[string]string{"AWS_CONFIG_FILE": f, "AWS_PROFILE": "app"}
 			},
 			wantMode: ModeSharedProfile, wantSource: "SharedConfigCredentials: ", wantKey: "AKIA…PLE3",
@@ -71,7 +71,7 @@ func TestResolveWithSDKProviders(t *testing.T) {
 		{
 			name: "profile assuming a role from static keys",
 			env: func(t *testing.T) map[string]string {
-				f := writeFile(t, "config", "[profile base]\naws_access_key_id = AKIAPROFILEEXAMPLE3\naws_secret_access_key = "+canary+"-profile\n"+
+				f := testenv.WriteFile(t, "config", "[profile base]\naws_access_key_id = AKIAPROFILEEXAMPLE3\naws_secret_access_key = "+canary+"-profile\n"+
 					"[profile app]\nrole_arn = "+testRole+"\nsource_profile = base\n")
 				return map[string]string{"AWS_CONFIG_FILE": f, "AWS_PROFILE": "app"}
 			},
@@ -82,7 +82,7 @@ func TestResolveWithSDKProviders(t *testing.T) {
 			name: "irsa from env",
 			env: func(t *testing.T) map[string]string {
 				return map[string]string{
-					"AWS_WEB_IDENTITY_TOKEN_FILE": writeFile(t, "token", "eyJ.projected.token"),
+					"AWS_WEB_IDENTITY_TOKEN_FILE": testenv.WriteFile(t, "token", "eyJ.projected.token"),
 					"AWS_ROLE_ARN":                "arn:aws:iam::111122223333:role/path/irsa-role",
 					"AWS_ROLE_SESSION_NAME":       "sess",
 				}
@@ -93,7 +93,7 @@ func TestResolveWithSDKProviders(t *testing.T) {
 		{
 			name: "irsa from profile",
 			env: func(t *testing.T) map[string]string {
-				f := writeFile(t, "config", "[default]\nrole_arn = "+testRole+"\nweb_identity_token_file = "+writeFile(t, "token", "eyJ.projected.token")+"\n")
+				f := testenv.WriteFile(t, "config", "[default]\nrole_arn = "+testRole+"\nweb_identity_token_file = "+testenv.WriteFile(t, "token", "eyJ.projected.token")+"\n")
 				return map[string]string{"AWS_CONFIG_FILE": f}
 			},
 			wantMode: ModeIRSA, wantSource: "WebIdentityCredentials", wantKey: "ASIA…0001",
@@ -105,7 +105,7 @@ func TestResolveWithSDKProviders(t *testing.T) {
 				srv := containerServer(t, "pod-identity-token")
 				return map[string]string{
 					"AWS_CONTAINER_CREDENTIALS_FULL_URI":     srv.URL + "/v1/credentials",
-					"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": writeFile(t, "eks-pod-identity-token", "pod-identity-token"),
+					"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": testenv.WriteFile(t, "eks-pod-identity-token", "pod-identity-token"),
 				}
 			},
 			wantMode: ModePodIdentity, wantSource: "CredentialsEndpoint", wantKey: "ASIA…0001",
@@ -131,7 +131,7 @@ func TestResolveWithSDKProviders(t *testing.T) {
 		{
 			name: "profile assuming a role from the instance role",
 			env: func(t *testing.T) map[string]string {
-				f := writeFile(t, "config", "[default]\nrole_arn = "+testRole+"\ncredential_source = Ec2InstanceMetadata\n")
+				f := testenv.WriteFile(t, "config", "[default]\nrole_arn = "+testRole+"\ncredential_source = Ec2InstanceMetadata\n")
 				return map[string]string{"AWS_CONFIG_FILE": f, "AWS_EC2_METADATA_DISABLED": "false", "AWS_EC2_METADATA_SERVICE_ENDPOINT": imdsServer(t).URL}
 			},
 			wantMode: ModeNodeRole, wantSource: "AssumeRoleProvider", wantKey: "ASIA…0001",
@@ -140,7 +140,7 @@ func TestResolveWithSDKProviders(t *testing.T) {
 		{
 			name: "profile assuming a role from environment keys",
 			env: func(t *testing.T) map[string]string {
-				f := writeFile(t, "config", "[default]\nrole_arn = "+testRole+"\ncredential_source = Environment\n")
+				f := testenv.WriteFile(t, "config", "[default]\nrole_arn = "+testRole+"\ncredential_source = Environment\n")
 				return map[string]string{"AWS_CONFIG_FILE": f, "AWS_ACCESS_KEY_ID": "AKIAENVEXAMPLE00001", "AWS_SECRET_ACCESS_KEY": canary + "-env"}
 			},
 			wantMode: ModeStatic, wantSource: "AssumeRoleProvider", wantKey: "ASIA…0001",
@@ -243,7 +243,7 @@ func TestResolveFailures(t *testing.T) {
 		{
 			name: "irsa role denied",
 			env: func(t *testing.T) map[string]string {
-				return map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": writeFile(t, "token", canary+"-jwt"), "AWS_ROLE_ARN": testRole}
+				return map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": testenv.WriteFile(t, "token", canary+"-jwt"), "AWS_ROLE_ARN": testRole}
 			},
 			sts:        func(s *stsServer) { s.denyAll = true },
 			wantMode:   ModeIRSA,
@@ -265,7 +265,7 @@ func TestResolveFailures(t *testing.T) {
 				srv := containerServer(t, "the-right-token")
 				return map[string]string{
 					"AWS_CONTAINER_CREDENTIALS_FULL_URI":     srv.URL,
-					"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": writeFile(t, "token", canary+"-wrong-token"),
+					"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": testenv.WriteFile(t, "token", canary+"-wrong-token"),
 				}
 			},
 			wantMode:   ModePodIdentity,
@@ -277,7 +277,7 @@ func TestResolveFailures(t *testing.T) {
 			env: func(t *testing.T) map[string]string {
 				return map[string]string{
 					"AWS_CONTAINER_CREDENTIALS_FULL_URI":     "http://" + testenv.FreePort(t) + "/v1/credentials",
-					"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": writeFile(t, "token", "t"),
+					"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": testenv.WriteFile(t, "token", "t"),
 				}
 			},
 			wantMode:   ModePodIdentity,

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -51,30 +50,23 @@ func TestNoSecretsInDiagnoses(t *testing.T) {
 		t.Cleanup(srv.Close)
 		return srv
 	}
-	file := func(t *testing.T, data string) string {
-		p := filepath.Join(t.TempDir(), "token")
-		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	stsDenied := `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message></Error></ErrorResponse>`
 	tests := map[string]func(t *testing.T) map[string]string{
 		"irsa refused": func(t *testing.T) map[string]string {
-			return map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": file(t, canaryToken("sts.amazonaws.com")), "AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/u",
+			return map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": testenv.WriteFile(t, "token", canaryToken("sts.amazonaws.com")), "AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/u",
 				"AWS_ENDPOINT_URL_STS": refuse(http.StatusForbidden, stsDenied).URL}
 		},
 		"irsa wrong audience": func(t *testing.T) map[string]string {
-			return map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": file(t, canaryToken("wrong")), "AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/u",
+			return map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": testenv.WriteFile(t, "token", canaryToken("wrong")), "AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/u",
 				"AWS_ENDPOINT_URL_STS": refuse(http.StatusBadRequest, strings.ReplaceAll(stsDenied, "AccessDenied", "InvalidIdentityToken")).URL}
 		},
 		"pod identity refused": func(t *testing.T) map[string]string {
-			return map[string]string{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": file(t, canaryToken("pods.eks.amazonaws.com")),
+			return map[string]string{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": testenv.WriteFile(t, "token", canaryToken("pods.eks.amazonaws.com")),
 				"AWS_CONTAINER_CREDENTIALS_FULL_URI": refuse(http.StatusForbidden, `{"code":"AccessDeniedException","message":"denied"}`).URL}
 		},
 		"static keys shadow irsa": func(t *testing.T) map[string]string {
 			return map[string]string{"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE0000001", "AWS_SECRET_ACCESS_KEY": canaryDiag + "-secret",
-				"AWS_SESSION_TOKEN": canaryDiag + "-session", "AWS_WEB_IDENTITY_TOKEN_FILE": file(t, canaryToken("sts.amazonaws.com")),
+				"AWS_SESSION_TOKEN": canaryDiag + "-session", "AWS_WEB_IDENTITY_TOKEN_FILE": testenv.WriteFile(t, "token", canaryToken("sts.amazonaws.com")),
 				"AWS_ENDPOINT_URL_STS": refuse(http.StatusForbidden, stsDenied).URL}
 		},
 	}

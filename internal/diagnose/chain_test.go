@@ -1,24 +1,25 @@
 package diagnose
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
 	"github.com/eks-least-privilege/uploader/internal/creds"
 )
 
+// withEnv returns a copy of env with the variables kv (name, value, ...) set.
+func withEnv(env map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	maps.Copy(out, env)
+	for i := 0; i < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
 func TestShadowed(t *testing.T) {
 	irsa := map[string]string{creds.EnvWebIdentityTokenFile: "/t", creds.EnvRoleARN: "arn:aws:iam::111122223333:role/uploader"}
-	with := func(m map[string]string, kv ...string) map[string]string {
-		out := map[string]string{}
-		for k, v := range m {
-			out[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			out[kv[i]] = kv[i+1]
-		}
-		return out
-	}
 	tests := []struct {
 		name     string
 		env      map[string]string
@@ -29,12 +30,12 @@ func TestShadowed(t *testing.T) {
 	}{
 		{name: "irsa used", env: irsa, mode: creds.ModeIRSA, source: "WebIdentityCredentials"},
 		{name: "nothing configured", env: nil, mode: creds.ModeNodeRole, source: "EC2RoleProvider"},
-		{name: "static keys win over irsa", env: with(irsa, "AWS_ACCESS_KEY_ID", "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY", "canary-secret"),
+		{name: "static keys win over irsa", env: withEnv(irsa, "AWS_ACCESS_KEY_ID", "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY", "canary-secret"),
 			mode: creds.ModeStatic, source: "EnvConfigCredentials", want: []Name{CredentialsShadowed},
 			contains: []string{"AWS_WEB_IDENTITY_TOKEN_FILE is set (IRSA) but the SDK chose mode static (source EnvConfigCredentials)", "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY", "remove the access keys"}},
-		{name: "profile wins over irsa", env: with(irsa, "AWS_PROFILE", "dev"), mode: creds.ModeSharedProfile, source: "SharedConfigCredentials: /root/.aws/credentials",
+		{name: "profile wins over irsa", env: withEnv(irsa, "AWS_PROFILE", "dev"), mode: creds.ModeSharedProfile, source: "SharedConfigCredentials: /root/.aws/credentials",
 			want: []Name{CredentialsShadowed}, contains: []string{"(AWS_PROFILE)", "remove AWS_PROFILE"}},
-		{name: "irsa wins over pod identity", env: with(irsa, creds.EnvContainerFullURI, "http://169.254.170.23/v1/credentials"), mode: creds.ModeIRSA, source: "WebIdentityCredentials",
+		{name: "irsa wins over pod identity", env: withEnv(irsa, creds.EnvContainerFullURI, "http://169.254.170.23/v1/credentials"), mode: creds.ModeIRSA, source: "WebIdentityCredentials",
 			want: []Name{CredentialsShadowed}, contains: []string{"AWS_CONTAINER_CREDENTIALS_FULL_URI is set", "web identity (IRSA) comes before the container endpoint", "use one of the two"}},
 		{name: "static keys win over pod identity", env: map[string]string{creds.EnvContainerFullURI: "http://169.254.170.23/v1/credentials", "AWS_ACCESS_KEY": "AKIA"},
 			mode: creds.ModeStatic, source: "EnvConfigCredentials", want: []Name{CredentialsShadowed}, contains: []string{"(AWS_ACCESS_KEY)"}},

@@ -28,16 +28,7 @@ func TestCredentials(t *testing.T) {
 		Err: &smithy.GenericAPIError{Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity"}}}
 	agentDenied := &creds.Error{Mode: creds.ModePodIdentity, Reason: creds.ReasonDenied, Err: &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "no association"}}
 	downward := map[string]string{creds.EnvPodNamespace: "images", creds.EnvPodServiceAccount: "uploader", "AWS_EC2_METADATA_DISABLED": "true"}
-	merge := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range downward {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
+	merge := func(kv ...string) map[string]string { return withEnv(downward, kv...) }
 	node := creds.Identity{Mode: creds.ModeNodeRole, Source: "EC2RoleProvider", CallerARN: "arn:aws:sts::111122223333:assumed-role/node/i-0123456789abcdef0"}
 	tests := []struct {
 		name     string

@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/eks-least-privilege/uploader/internal/token"
 	"github.com/eks-least-privilege/uploader/standin"
 	"github.com/eks-least-privilege/uploader/test/standintest"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // tlsIssuer serves the stand-in issuer over TLS on loopback; claimed, when
@@ -86,10 +85,7 @@ func TestExamineTokens(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			iss, ex := tlsIssuer(t, tt.claimed)
 			tok := tt.token(t, iss)
-			path := filepath.Join(t.TempDir(), "token")
-			if err := os.WriteFile(path, []byte(tok), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			path := testenv.WriteFile(t, "token", tok)
 			env := envOf(map[string]string{tt.key: path, creds.EnvRoleARN: "arn:aws:iam::111122223333:role/uploader",
 				creds.EnvContainerFullURI: "http://169.254.170.23/v1/credentials"})
 			exams := ExamineTokens(context.Background(), env, ex, tt.resolved)
@@ -121,10 +117,7 @@ func TestExamineTokens(t *testing.T) {
 }
 
 func TestExamineTokensUnreadable(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(path, []byte("eyJub3QiOiJhIHRva2VuIn0.CANARY-not-a-token"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := testenv.WriteFile(t, "token", "eyJub3QiOiJhIHRva2VuIn0.CANARY-not-a-token")
 	exams := ExamineTokens(context.Background(), envOf(map[string]string{creds.EnvWebIdentityTokenFile: path}), nil, "")
 	if len(exams) != 1 || exams[0].Err == nil {
 		t.Fatalf("got %+v, want one examination with an error", exams)

@@ -2,7 +2,6 @@ package diagnose
 
 import (
 	"context"
-	"net"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/eks-least-privilege/uploader/standin"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 // imdsStandin serves the IMDS stand-in, set up by setup, and returns its URL.
@@ -32,13 +32,7 @@ func imdsStandin(t *testing.T, setup func(*standin.IMDS)) string {
 // closedURL returns a loopback URL nothing listens on.
 func closedURL(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
+	return "http://" + testenv.FreePort(t)
 }
 
 func TestProbeIMDS(t *testing.T) {

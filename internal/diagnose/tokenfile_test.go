@@ -52,10 +52,7 @@ func TestTokenFile(t *testing.T) {
 // token_file_missing (the kubelet's symlink without its data is absent too:
 // token's TestObserve).
 func TestObserveTokenFile(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(file, []byte("x.y.z"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := testenv.WriteFile(t, "token", "x.y.z")
 	for path, want := range map[string][]Name{file: nil, file + ".absent": {TokenFileMissing}} {
 		wantNames(t, tokenFile(creds.EnvWebIdentityTokenFile, token.Observe(path), token.CurrentProcess()), want)
 	}

@@ -124,3 +124,15 @@ func SilentAddr(t testing.TB) string {
 	})
 	return ln.Addr().String()
 }
+
+// WriteFile writes content to a file called name in a fresh temporary
+// directory, readable by its owner only (as a projected token or a shared
+// config file is), and returns its path.
+func WriteFile(t testing.TB, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
