@@ -174,7 +174,7 @@ func (c *Client) Examine(ctx context.Context, token []byte, iss string) Report {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
-	if err := c.getJSON(ctx, r.DiscoveryURL, &disc); err != nil {
+	if err := c.getJSON(ctx, r.DiscoveryURL, acceptDiscovery, &disc); err != nil {
 		r.Reason, r.Err = "the discovery document could not be read", err
 		return r
 	}
@@ -242,14 +242,22 @@ func parseReason(err error) string {
 	return "the token is not a signed JWT (a compact JWS of three base64url parts with a JSON header)"
 }
 
-// getJSON fetches url with the guarded client and decodes its JSON body
-// into v.
-func (c *Client) getJSON(ctx context.Context, u string, v any) error {
+// Media types asked for. A key set is application/jwk-set+json (RFC 7517
+// section 8.5): the kube-apiserver answers 406 to a request that accepts
+// only application/json.
+const (
+	acceptDiscovery = "application/json"
+	acceptKeySet    = "application/jwk-set+json, application/json"
+)
+
+// getJSON fetches url with the guarded client, asking for the media types
+// in accept, and decodes its JSON body into v.
+func (c *Client) getJSON(ctx context.Context, u, accept string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return fmt.Errorf("get %s: %w", u, err)
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		// url.Error repeats the URL; say it once.
@@ -279,7 +287,7 @@ func (c *Client) keys(ctx context.Context, jwksURI string) ([]jose.JSONWebKey, i
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := c.getJSON(ctx, jwksURI, &set); err != nil {
+	if err := c.getJSON(ctx, jwksURI, acceptKeySet, &set); err != nil {
 		return nil, 0, err
 	}
 	if set.Keys == nil {

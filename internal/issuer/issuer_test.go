@@ -83,6 +83,12 @@ func newTestIssuer(t *testing.T) *testIssuer {
 		})
 	})
 	mux.HandleFunc("GET /openid/v1/jwks", func(w http.ResponseWriter, r *http.Request) {
+		// As the kube-apiserver does: a key set is application/jwk-set+json,
+		// and a client that does not accept it gets 406.
+		if !strings.Contains(r.Header.Get("Accept"), "application/jwk-set+json") {
+			http.Error(w, "not acceptable", http.StatusNotAcceptable)
+			return
+		}
 		if _, jwks := ti.get(); jwks != nil {
 			jwks(w, r)
 			return

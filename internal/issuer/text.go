@@ -74,15 +74,20 @@ func (ca CA) WriteText(w io.Writer, now time.Time) error {
 	for _, c := range ca.Certs {
 		fmt.Fprintf(tw, "  subject:\t%s\n", c.Subject)
 		fmt.Fprintf(tw, "  issuer:\t%s\n", c.Issuer)
-		left := fmt.Sprintf("%d days left", c.DaysLeft(now))
+		left := days(c.DaysLeft(now)) + " left"
 		if !now.Before(c.NotAfter) {
-			left = fmt.Sprintf("EXPIRED %d days ago", -c.DaysLeft(now))
+			left = "EXPIRED " + days(-c.DaysLeft(now)) + " ago"
 		} else if now.Before(c.NotBefore) {
 			left = "NOT YET VALID"
 		}
 		fmt.Fprintf(tw, "  validity:\t%s to %s (%s)\n", c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339), left)
 	}
 	return tw.Flush()
+}
+
+// days is "1 day" or "N days".
+func days(n int) string {
+	return fmt.Sprintf("%d day%s", n, plural(n))
 }
 
 func plural(n int) string {
