@@ -11,7 +11,7 @@ import (
 )
 
 // scripts lists every shell script of the delivery side.
-var scripts = []string{"aws/eks-demo.sh", "aws/eks-clean.sh", "aws/lib.sh", "compose/minio-init.sh", "compose/podman-healthchecks.sh",
+var scripts = []string{"aws/eks-demo.sh", "aws/eks-clean.sh", "aws/lib.sh", "image.sh", "compose/minio-init.sh", "compose/podman-healthchecks.sh",
 	"../test/image/run.sh", "../test/image/build.sh", "../test/e2e/compose/run.sh", "../test/e2e/compose/images.sh"}
 
 func TestShellcheck(t *testing.T) {

@@ -12,8 +12,11 @@ AWS_DIR="$REPO_ROOT/deploy/aws"
 DRY_RUN=${DRY_RUN:-0}
 CLUSTER_NAME=${CLUSTER_NAME:-uploader-demo}
 NODEGROUP_NAME=${NODEGROUP_NAME:-default}
-AWS_REGION=${AWS_REGION:-eu-west-1}
-export AWS_REGION
+AWS_REGION=${AWS_REGION:-${AWS_DEFAULT_REGION:-eu-west-1}}
+# The aws CLI v1 reads only AWS_DEFAULT_REGION (v2 and the SDKs read
+# AWS_REGION first): both, so every tool uses the region asked for.
+AWS_DEFAULT_REGION=$AWS_REGION
+export AWS_REGION AWS_DEFAULT_REGION
 # Regional STS for the CLI too (the walkthrough used the global endpoint).
 export AWS_STS_REGIONAL_ENDPOINTS=regional
 NAMESPACE=uploader
@@ -27,6 +30,8 @@ POLICY_NAME="$NAME_PREFIX-put-only"
 STATIC_USER="$NAME_PREFIX-static"
 IRSA_ROLE="$NAME_PREFIX-irsa"
 POD_IDENTITY_ROLE="$NAME_PREFIX-pod-identity"
+# The ECR repository eks-demo.sh pushes the image it builds to.
+ECR_REPOSITORY=$NAME_PREFIX/uploader
 STATIC_SECRET=uploader-aws-static
 
 # dry reports whether DRY_RUN is on.
@@ -62,18 +67,37 @@ query() {
   "$@"
 }
 
-# exists reports whether a describe-style call succeeds (the resource
-# exists). Under DRY_RUN=1 it prints the call and answers DRY_RUN_EXISTS
-# (0: no, so eks-demo.sh shows its create calls; eks-clean.sh sets 1 to show
-# its delete calls).
+# probe asks whether a resource exists with a describe-style call: 0 yes, 1
+# no (the call failed with a not-found error), 2 the call failed otherwise
+# (access denied, expired credentials, unreachable cluster: its error is
+# printed), which is not an answer. Under DRY_RUN=1 it prints the call and
+# answers DRY_RUN_EXISTS (0: no, so eks-demo.sh shows its create calls;
+# eks-clean.sh sets 1 to show its delete calls).
 DRY_RUN_EXISTS=0
-exists() {
+probe() {
   if dry; then
     show "$@"
     [[ "$DRY_RUN_EXISTS" == 1 ]]
     return
   fi
-  "$@" >/dev/null 2>&1
+  local err
+  if err=$("$@" 2>&1 >/dev/null); then
+    return 0
+  fi
+  case "$err" in
+    *NoSuchEntity* | *NotFound* | *"Not Found"* | *NoSuchBucket* | *"(404)"* | *" not found"*) return 1 ;;
+  esac
+  printf '%s\n' "$err" >&2
+  return 2
+}
+
+# exists is probe for eks-demo.sh: a call that fails other than with
+# not-found ends the script.
+exists() {
+  local rc=0
+  probe "$@" || rc=$?
+  [[ $rc -ne 2 ]] || die "cannot tell whether the resource exists: $*"
+  return "$rc"
 }
 
 # require fails with a hint unless a describe-style call succeeds; under
@@ -85,7 +109,8 @@ require() {
     show "$@"
     return 0
   fi
-  "$@" >/dev/null 2>&1 || die "$hint"
+  local err
+  err=$("$@" 2>&1 >/dev/null) || die "$hint ($err)"
 }
 
 die() {
@@ -98,6 +123,23 @@ log() { printf '==> %s\n' "$*" >&2; }
 # account_id prints the caller's AWS account.
 account_id() {
   query 111122223333 aws sts get-caller-identity --query Account --output text
+}
+
+# wait_for retries a call every 2 s until it succeeds or WAIT_SECONDS (120)
+# pass: for what AWS has no waiter for, such as a new access key that STS
+# does not know yet (IAM is eventually consistent).
+WAIT_SECONDS=${WAIT_SECONDS:-120}
+wait_for() {
+  local what=$1 deadline=$((SECONDS + WAIT_SECONDS))
+  shift
+  if dry; then
+    show "$@"
+    return 0
+  fi
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "$what: not usable after ${WAIT_SECONDS}s"
+    sleep 2
+  done
 }
 
 # default_bucket prints the demo bucket name for an account.
