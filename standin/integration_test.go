@@ -18,20 +18,14 @@ import (
 	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
-// fixture is the shared set-up of the credential-mode tests.
-type fixture struct{ standintest.Fixture }
-
-func setup(t *testing.T, sopts standin.StackOptions, mopts standin.MinterOptions) fixture {
-	t.Helper()
-	return fixture{standintest.Start(t, sopts, mopts)}
-}
-
-func (f fixture) client(t *testing.T, env []string, optFns ...func(*config.LoadOptions) error) (*s3.Client, aws.Config) {
+// modeClient returns an S3 client of f's MinIO, and its config, resolved by
+// the SDK's default chain from the environment of credential mode.
+func modeClient(t *testing.T, f standintest.Fixture, mode string, optFns ...func(*config.LoadOptions) error) (*s3.Client, aws.Config) {
 	t.Helper()
 	testenv.IsolateAWSEnv(t)
 	t.Setenv("AWS_REGION", miniotest.Region)
 	t.Setenv("AWS_ENDPOINT_URL_S3", f.Srv.Endpoint)
-	for _, kv := range env {
+	for _, kv := range f.ModeEnv(t, mode) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
@@ -56,7 +50,7 @@ func errorCode(err error) string {
 }
 
 func TestModesWithDefaultChainAreLeastPrivilege(t *testing.T) {
-	f := setup(t, standin.StackOptions{}, standin.MinterOptions{})
+	f := standintest.Start(t, standin.StackOptions{}, standin.MinterOptions{})
 	if arn, ok := standin.FindRoleARN(f.Srv.Log.String()); ok && arn != f.Stack.RoleARN() {
 		t.Errorf("role ARN: MinIO logged %q, stand-in uses %q", arn, f.Stack.RoleARN())
 	}
@@ -72,7 +66,7 @@ func TestModesWithDefaultChainAreLeastPrivilege(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			client, cfg := f.client(t, f.ModeEnv(t, tt.mode))
+			client, cfg := modeClient(t, f, tt.mode)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			c, err := cfg.Credentials.Retrieve(ctx)
@@ -123,7 +117,7 @@ func TestRotationKeepsUploadsGoing(t *testing.T) {
 	}
 	// Credentials advertised for 2s (IMDS, Pod Identity); IRSA tokens, and so
 	// MinIO's web identity credentials, live 4s and are rewritten at 80%.
-	f := setup(t, standin.StackOptions{TokenLifetime: 4 * time.Second}, standin.MinterOptions{Advertise: 2 * time.Second})
+	f := standintest.Start(t, standin.StackOptions{TokenLifetime: 4 * time.Second}, standin.MinterOptions{Advertise: 2 * time.Second})
 	// The SDK refreshes web identity credentials at their very expiry; a
 	// request signed just before it reaches MinIO after it. A window, as the
 	// app should set, refreshes them 1s early. It also replaces the 5 minute
@@ -132,7 +126,7 @@ func TestRotationKeepsUploadsGoing(t *testing.T) {
 	for _, mode := range []string{"node-role", "irsa", "pod-identity"} {
 		t.Run(mode, func(t *testing.T) {
 			minted, signed := f.Minter.Minted(), f.Stack.Issuer.Signed()
-			client, _ := f.client(t, f.ModeEnv(t, mode), window)
+			client, _ := modeClient(t, f, mode, window)
 			ok, failed, last := putFor(t, client, f.Bucket, 7*time.Second)
 			if failed > 0 {
 				t.Errorf("uploads: got %d failed (last %v), want none", failed, last)
@@ -153,7 +147,7 @@ func TestRevocationFailsUploadsUntilRestored(t *testing.T) {
 	if testing.Short() {
 		t.Skip("revocation runs for seconds")
 	}
-	f := setup(t, standin.StackOptions{TokenLifetime: 4 * time.Second}, standin.MinterOptions{Advertise: 2 * time.Second})
+	f := standintest.Start(t, standin.StackOptions{TokenLifetime: 4 * time.Second}, standin.MinterOptions{Advertise: 2 * time.Second})
 	window := config.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = time.Second })
 	tests := []struct {
 		mode            string
@@ -165,34 +159,23 @@ func TestRevocationFailsUploadsUntilRestored(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			client, _ := f.client(t, f.ModeEnv(t, tt.mode), window)
+			client, _ := modeClient(t, f, tt.mode, window)
 			if _, failed, last := putFor(t, client, f.Bucket, 300*time.Millisecond); failed > 0 {
 				t.Fatalf("before revocation: got %d failed (last %v), want none", failed, last)
 			}
 			tt.revoke()
 			// Within a refresh (and, for IRSA, a token rewrite) uploads fail.
-			waitFor(t, 10*time.Second, "uploads to fail", func() bool {
+			testenv.WaitFor(t, 10*time.Second, "uploads to fail", func() bool {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
 				return put(ctx, client, f.Bucket, "revoked") != nil
 			})
 			tt.restore()
-			waitFor(t, 10*time.Second, "uploads to resume", func() bool {
+			testenv.WaitFor(t, 10*time.Second, "uploads to resume", func() bool {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
 				return put(ctx, client, f.Bucket, "restored") == nil
 			})
 		})
-	}
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", limit, what)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -346,14 +346,7 @@ func TestSIGTERMDuringLargeUpload(t *testing.T) {
 			}
 			waited := make(chan error, 1)
 			go func() { waited <- cmd.Wait() }()
-			select {
-			case err := <-waited:
-				if err != nil {
-					t.Fatalf("exit: got %v, want 0\n%s", err, logs.String())
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatalf("no exit 30s after SIGTERM\n%s", logs.String())
-			}
+			testenv.WaitReturn(t, waited, 30*time.Second, "the process after SIGTERM (exit 0)", &logs)
 			if keys := srv.Keys(t, bucket); len(keys) != 0 {
 				t.Errorf("objects after SIGTERM: got %v, want none", keys)
 			}

@@ -239,17 +239,17 @@ func TestRevocationCountsFailuresAndRecovers(t *testing.T) {
 	})
 	uploaded := func() int { return strings.Count(out.String(), `"object uploaded"`) }
 	failed := func() int { return strings.Count(out.String(), `"cycle failed"`) }
-	waitUntil(t, 30*time.Second, "a first upload", func() bool { return uploaded() > 0 })
+	testenv.WaitFor(t, 30*time.Second, "a first upload", func() bool { return uploaded() > 0 })
 
 	f.Minter.Revoke()
-	waitUntil(t, 30*time.Second, "failed cycles", func() bool { return failed() >= 2 })
+	testenv.WaitFor(t, 30*time.Second, "failed cycles", func() bool { return failed() >= 2 })
 	if s := out.String(); !strings.Contains(s, "InvalidAccessKeyId") && !strings.Contains(s, "denied") {
 		t.Errorf("failure log: got no clear reason (InvalidAccessKeyId or access denied) in\n%s", s)
 	}
 
 	before := uploaded()
 	f.Minter.Restore()
-	waitUntil(t, 30*time.Second, "uploads to resume", func() bool { return uploaded() >= before+2 })
+	testenv.WaitFor(t, 30*time.Second, "uploads to resume", func() bool { return uploaded() >= before+2 })
 	f.assertNoSecrets(t, out.String())
 }
 
@@ -261,17 +261,6 @@ func checkField(out, label string) string {
 		}
 	}
 	return ""
-}
-
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", limit, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // TestNodeRoleHopLimitIsNamed serves IMDS that never answers token requests,

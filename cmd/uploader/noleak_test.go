@@ -50,7 +50,7 @@ func TestNothingLeavesForUnconfiguredEndpoints(t *testing.T) {
 	} else {
 		c.Close()
 	}
-	waitFor(t, func() bool { return len(dns.names()) > 0 && len(conns.addrs()) > 0 })
+	testenv.WaitFor(t, 5*time.Second, "the recorders to see the control lookup and dial", func() bool { return len(dns.names()) > 0 && len(conns.addrs()) > 0 })
 	if got := dns.names(); !slices.Contains(got, "control.example.com") {
 		t.Fatalf("control lookup: recorded %q, want control.example.com", got)
 	}
@@ -255,15 +255,4 @@ func (cc *connCatcher) reset() {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	cc.got = nil
-}
-
-func waitFor(t *testing.T, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatal("the recorders saw nothing of the control lookup and dial")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

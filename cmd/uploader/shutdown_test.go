@@ -60,14 +60,7 @@ func TestExitZeroWithSlowMetricsClient(t *testing.T) {
 				time.Sleep(time.Second)
 				cancel()
 			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("run: got %v, want nil (exit 0)\n%s", err, logs.String())
-				}
-			case <-time.After(60 * time.Second):
-				t.Fatalf("run did not return within 60s\n%s", logs.String())
-			}
+			testenv.WaitReturn(t, done, 60*time.Second, "run (exit 0)", &logs)
 		})
 	}
 }

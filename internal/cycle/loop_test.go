@@ -22,6 +22,7 @@ import (
 	"github.com/eks-least-privilege/uploader/internal/diagnose"
 	"github.com/eks-least-privilege/uploader/internal/fetch"
 	"github.com/eks-least-privilege/uploader/internal/upload"
+	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
 type fetchFunc func(ctx context.Context) (*fetch.Image, error)
@@ -194,14 +195,7 @@ func TestLoopShutdownAbortsSlowUpload(t *testing.T) {
 	l.timing.ShutdownTimeout = 50 * time.Millisecond
 	done := make(chan error)
 	go func() { done <- l.Run(ctx) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: got %v, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after the shutdown timeout")
-	}
+	testenv.WaitReturn(t, done, 10*time.Second, "run after the shutdown timeout", nil)
 	if got := testutil.ToFloat64(m.failures.WithLabelValues(StageUpload, "canceled")); got != 1 {
 		t.Errorf("failures{upload,canceled}: got %v, want 1", got)
 	}

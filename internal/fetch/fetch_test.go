@@ -94,6 +94,11 @@ func fetchAll(ctx context.Context, c *Client) (img *Image, data []byte, atFetch 
 	return img, data, false, err
 }
 
+// serving is a table's handler: bodyHandler's, whatever the test.
+func serving(data []byte, chunked bool, claimed string) func(*testing.T) http.Handler {
+	return func(*testing.T) http.Handler { return bodyHandler(data, chunked, claimed) }
+}
+
 // bodyHandler serves data, chunked or with a Content-Length, under a
 // Content-Type header that may lie.
 func bodyHandler(data []byte, chunked bool, claimed string) http.HandlerFunc {
@@ -357,38 +362,28 @@ func TestFetchRejects(t *testing.T) {
 			wantErr: nil, atFetch: true, inError: "unsupported scheme",
 		},
 		{
-			name: "HTML error page as 200 image/jpeg",
-			handler: func(*testing.T) http.Handler {
-				return bodyHandler(html, false, "image/jpeg")
-			},
+			name:    "HTML error page as 200 image/jpeg",
+			handler: serving(html, false, "image/jpeg"),
 			wantErr: ErrNotImage, atFetch: true, inError: "text/html",
 		},
 		{
-			name: "HTML error page chunked",
-			handler: func(*testing.T) http.Handler {
-				return bodyHandler(html, true, "image/png")
-			},
+			name:    "HTML error page chunked",
+			handler: serving(html, true, "image/png"),
 			wantErr: ErrNotImage, atFetch: true,
 		},
 		{
-			name: "JSON",
-			handler: func(*testing.T) http.Handler {
-				return bodyHandler([]byte(`{"error":"rate limited"}`), false, "image/gif")
-			},
+			name:    "JSON",
+			handler: serving([]byte(`{"error":"rate limited"}`), false, "image/gif"),
 			wantErr: ErrNotImage, atFetch: true,
 		},
 		{
-			name: "plain text",
-			handler: func(*testing.T) http.Handler {
-				return bodyHandler([]byte("BM is not a bitmap"), false, "image/bmp")
-			},
+			name:    "plain text",
+			handler: serving([]byte("BM is not a bitmap"), false, "image/bmp"),
 			wantErr: ErrNotImage, atFetch: true,
 		},
 		{
-			name: "empty with content length",
-			handler: func(*testing.T) http.Handler {
-				return bodyHandler(nil, false, "image/jpeg")
-			},
+			name:    "empty with content length",
+			handler: serving(nil, false, "image/jpeg"),
 			wantErr: ErrEmpty, atFetch: true,
 		},
 		{
@@ -449,10 +444,8 @@ func TestFetchRejects(t *testing.T) {
 			wantErr: ErrTruncated, atFetch: false,
 		},
 		{
-			name: "oversize declared",
-			handler: func(*testing.T) http.Handler {
-				return bodyHandler(png, false, "image/png")
-			},
+			name:    "oversize declared",
+			handler: serving(png, false, "image/png"),
 			opts:    Options{MaxBytes: int64(len(png)) - 1},
 			wantErr: ErrTooLarge, atFetch: true, inError: strconv.Itoa(len(png)),
 		},

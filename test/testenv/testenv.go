@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Unavailable skips the test with msg, or fails it when CI=true: in CI an
@@ -135,4 +136,39 @@ func WriteFile(t testing.TB, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// WaitReturn waits up to limit for what (a run, a server, a process) to
+// send its result on done, and fails the test unless that is nil and in
+// time: a clean stop returns nil. logs, when not nil, is what it wrote,
+// shown with a failure.
+func WaitReturn(t testing.TB, done <-chan error, limit time.Duration, what string, logs *LockedBuffer) {
+	t.Helper()
+	show := func() string {
+		if s := logs.String(); s != "" {
+			return "\n" + s
+		}
+		return ""
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: got %v, want nil%s", what, err, show())
+		}
+	case <-time.After(limit):
+		t.Fatalf("%s did not return within %s%s", what, limit, show())
+	}
+}
+
+// WaitFor polls cond every 100ms and fails the test when it is still false
+// after limit; what names what the test waits for.
+func WaitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
