@@ -11,59 +11,22 @@ import (
 
 	"github.com/eks-least-privilege/uploader/internal/policy"
 	"github.com/eks-least-privilege/uploader/standin"
+	"github.com/eks-least-privilege/uploader/test/iamsim"
 	"github.com/eks-least-privilege/uploader/test/mototest"
 	"github.com/eks-least-privilege/uploader/test/testenv"
 )
 
-// policyDoc is an IAM policy document as aws iam create-policy and
-// create-role read it.
-type policyDoc struct {
-	Version   string
-	Statement []struct {
-		Sid       string
-		Effect    string
-		Principal map[string]string
-		Action    json.RawMessage
-		Resource  json.RawMessage
-		Condition map[string]map[string]string
-	}
-}
-
-func strs(t *testing.T, raw json.RawMessage) []string {
-	t.Helper()
-	if len(raw) == 0 {
-		return nil
-	}
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return []string{one}
-	}
-	var many []string
-	if err := json.Unmarshal(raw, &many); err != nil {
-		t.Fatalf("not a string or a list: %s", raw)
-	}
-	return many
-}
-
 // runPolicyCmd runs `uploader policy args...` with a minimal environment and
-// parses its stdout, which must be one JSON document and nothing else.
-func runPolicyCmd(t *testing.T, env map[string]string, args ...string) policyDoc {
+// returns the statement of its stdout, which must be one JSON document and
+// one newline.
+func runPolicyCmd(t *testing.T, env map[string]string, args ...string) iamsim.Statement {
 	t.Helper()
 	testenv.IsolateAWSEnv(t)
 	text := runPolicyText(t, env, args...)
-	var doc policyDoc
-	dec := json.NewDecoder(strings.NewReader(text))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("stdout is not a policy document: %v\n%s", err, text)
+	if text != strings.TrimSpace(text)+"\n" {
+		t.Fatalf("stdout has more than the document and one newline: %q", text)
 	}
-	if rest := text[dec.InputOffset():]; rest != "\n" {
-		t.Fatalf("stdout has more than the document and one newline: %q", rest)
-	}
-	if doc.Version != "2012-10-17" || len(doc.Statement) != 1 || doc.Statement[0].Effect != "Allow" {
-		t.Fatalf("got %+v, want version 2012-10-17 and one Allow statement", doc)
-	}
-	return doc
+	return iamsim.OneAllow(t, []byte(text))
 }
 
 // runPolicyText runs `uploader policy args...` with the uploader's minimal
@@ -87,9 +50,9 @@ func runPolicyText(t *testing.T, env map[string]string, args ...string) string {
 }
 
 func TestPolicyIdentity(t *testing.T) {
-	s := runPolicyCmd(t, nil, "identity").Statement[0]
-	if a, r := strs(t, s.Action), strs(t, s.Resource); !slices.Equal(a, []string{"s3:PutObject"}) ||
-		!slices.Equal(r, []string{"arn:aws:s3:::images-bucket/uploads/*"}) || s.Principal != nil || s.Condition != nil {
+	s := runPolicyCmd(t, nil, "identity")
+	if a, r := s.Action, s.Resource; !slices.Equal(a, iamsim.Strings{"s3:PutObject"}) ||
+		!slices.Equal(r, iamsim.Strings{"arn:aws:s3:::images-bucket/uploads/*"}) || s.Principal != nil || s.Condition != nil {
 		t.Errorf("got actions %v on %v (principal %v, conditions %v), want s3:PutObject on arn:aws:s3:::images-bucket/uploads/* only", a, r, s.Principal, s.Condition)
 	}
 }
@@ -117,11 +80,11 @@ func TestPolicyTrustIRSA(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := runPolicyCmd(t, env, tt.args...).Statement[0]
-			if got := s.Principal; len(got) != 1 || got["Federated"] != "arn:aws:iam::111122223333:oidc-provider/"+provider {
+			s := runPolicyCmd(t, env, tt.args...)
+			if got := s.Principal; len(got) != 1 || !slices.Equal(got["Federated"], iamsim.Strings{"arn:aws:iam::111122223333:oidc-provider/" + provider}) {
 				t.Errorf("principal: got %v", got)
 			}
-			if a := strs(t, s.Action); !slices.Equal(a, []string{"sts:AssumeRoleWithWebIdentity"}) {
+			if a := s.Action; !slices.Equal(a, iamsim.Strings{"sts:AssumeRoleWithWebIdentity"}) {
 				t.Errorf("actions: got %v, want sts:AssumeRoleWithWebIdentity", a)
 			}
 			want := map[string]string{provider + ":sub": tt.wantSub, provider + ":aud": "sts.amazonaws.com"}
@@ -136,11 +99,11 @@ func TestPolicyTrustIRSA(t *testing.T) {
 }
 
 func TestPolicyTrustPodIdentity(t *testing.T) {
-	s := runPolicyCmd(t, nil, "trust", "--mode", "pod-identity", "--account", "111122223333", "--cluster", "demo").Statement[0]
-	if len(s.Principal) != 1 || s.Principal["Service"] != "pods.eks.amazonaws.com" {
+	s := runPolicyCmd(t, nil, "trust", "--mode", "pod-identity", "--account", "111122223333", "--cluster", "demo")
+	if len(s.Principal) != 1 || !slices.Equal(s.Principal["Service"], iamsim.Strings{"pods.eks.amazonaws.com"}) {
 		t.Errorf("principal: got %v, want Service pods.eks.amazonaws.com", s.Principal)
 	}
-	if a := strs(t, s.Action); !slices.Equal(a, []string{"sts:AssumeRole", "sts:TagSession"}) {
+	if a := s.Action; !slices.Equal(a, iamsim.Strings{"sts:AssumeRole", "sts:TagSession"}) {
 		t.Errorf("actions: got %v, want sts:AssumeRole and sts:TagSession", a)
 	}
 	if c := s.Condition; len(c) != 2 || len(c["StringEquals"]) != 1 || c["StringEquals"]["aws:SourceAccount"] != "111122223333" ||

@@ -1,12 +1,12 @@
 package policy_test
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/eks-least-privilege/uploader/internal/policy"
+	"github.com/eks-least-privilege/uploader/test/iamsim"
 )
 
 func TestIdentity(t *testing.T) {
@@ -23,23 +23,9 @@ func TestIdentity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var p struct {
-				Version   string
-				Statement []struct {
-					Effect   string
-					Action   any
-					Resource any
-				}
-			}
-			if err := json.Unmarshal(doc, &p); err != nil {
-				t.Fatalf("not JSON: %v\n%s", err, doc)
-			}
-			if p.Version != "2012-10-17" || len(p.Statement) != 1 {
-				t.Fatalf("got version %q with %d statements, want 2012-10-17 with 1", p.Version, len(p.Statement))
-			}
-			s := p.Statement[0]
-			if s.Effect != "Allow" || s.Action != "s3:PutObject" || s.Resource != tt.wantResource {
-				t.Errorf("got %s %v on %v, want Allow s3:PutObject on %s", s.Effect, s.Action, s.Resource, tt.wantResource)
+			s := iamsim.OneAllow(t, doc)
+			if !slices.Equal(s.Action, iamsim.Strings{"s3:PutObject"}) || !slices.Equal(s.Resource, iamsim.Strings{tt.wantResource}) {
+				t.Errorf("got %v on %v, want s3:PutObject on %s", s.Action, s.Resource, tt.wantResource)
 			}
 		})
 	}

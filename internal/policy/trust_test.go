@@ -1,54 +1,24 @@
 package policy_test
 
 import (
-	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/eks-least-privilege/uploader/internal/policy"
+	"github.com/eks-least-privilege/uploader/test/iamsim"
 )
 
-// trustDoc is a trust policy as IAM reads it.
-type trustDoc struct {
-	Version   string
-	Statement []struct {
-		Sid       string
-		Effect    string
-		Principal map[string]string
-		Action    json.RawMessage // a string or a list
-		Condition map[string]map[string]string
-	}
-}
-
-func parseTrust(t *testing.T, doc []byte) trustDoc {
+// parseTrust returns the one statement of a trust policy: it allows a
+// principal to assume the role, and names no resource.
+func parseTrust(t *testing.T, doc []byte) iamsim.Statement {
 	t.Helper()
-	var p trustDoc
-	dec := json.NewDecoder(strings.NewReader(string(doc)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		t.Fatalf("not a trust policy: %v\n%s", err, doc)
+	s := iamsim.OneAllow(t, doc)
+	if s.Resource != nil {
+		t.Errorf("resource %v in a trust policy, want none", s.Resource)
 	}
-	if p.Version != "2012-10-17" || len(p.Statement) != 1 {
-		t.Fatalf("got version %q with %d statements, want 2012-10-17 with 1", p.Version, len(p.Statement))
-	}
-	if p.Statement[0].Effect != "Allow" {
-		t.Errorf("effect: got %q, want Allow", p.Statement[0].Effect)
-	}
-	return p
-}
-
-func actions(t *testing.T, raw json.RawMessage) []string {
-	t.Helper()
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return []string{one}
-	}
-	var many []string
-	if err := json.Unmarshal(raw, &many); err != nil {
-		t.Fatalf("action: %v", err)
-	}
-	return many
+	return s
 }
 
 func TestIRSATrust(t *testing.T) {
@@ -65,18 +35,18 @@ func TestIRSATrust(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := parseTrust(t, doc).Statement[0]
-			if got, want := s.Principal, map[string]string{"Federated": "arn:aws:iam::111122223333:oidc-provider/" + tt.wantProvider}; len(got) != 1 || got["Federated"] != want["Federated"] {
+			s := parseTrust(t, doc)
+			if got, want := s.Principal, map[string]iamsim.Strings{"Federated": {"arn:aws:iam::111122223333:oidc-provider/" + tt.wantProvider}}; !maps.EqualFunc(got, want, slices.Equal) {
 				t.Errorf("principal: got %v, want %v", got, want)
 			}
-			if got := actions(t, s.Action); !slices.Equal(got, []string{"sts:AssumeRoleWithWebIdentity"}) {
+			if got := s.Action; !slices.Equal(got, iamsim.Strings{"sts:AssumeRoleWithWebIdentity"}) {
 				t.Errorf("actions: got %v, want [sts:AssumeRoleWithWebIdentity]", got)
 			}
 			want := map[string]map[string]string{"StringEquals": {
 				tt.wantProvider + ":sub": "system:serviceaccount:images:uploader",
 				tt.wantProvider + ":aud": policy.IRSAAudience,
 			}}
-			if !equalConditions(s.Condition, want) {
+			if !maps.EqualFunc(s.Condition, want, maps.Equal) {
 				t.Errorf("conditions: got %v, want %v", s.Condition, want)
 			}
 		})
@@ -88,38 +58,20 @@ func TestPodIdentityTrust(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := parseTrust(t, doc).Statement[0]
-	if len(s.Principal) != 1 || s.Principal["Service"] != policy.PodIdentityPrincipal {
+	s := parseTrust(t, doc)
+	if len(s.Principal) != 1 || !slices.Equal(s.Principal["Service"], iamsim.Strings{policy.PodIdentityPrincipal}) {
 		t.Errorf("principal: got %v, want Service %s", s.Principal, policy.PodIdentityPrincipal)
 	}
-	if got := actions(t, s.Action); !slices.Equal(got, []string{"sts:AssumeRole", "sts:TagSession"}) {
+	if got := s.Action; !slices.Equal(got, iamsim.Strings{"sts:AssumeRole", "sts:TagSession"}) {
 		t.Errorf("actions: got %v, want [sts:AssumeRole sts:TagSession]", got)
 	}
 	want := map[string]map[string]string{
 		"StringEquals": {"aws:SourceAccount": "111122223333"},
 		"ArnEquals":    {"aws:SourceArn": "arn:aws:eks:eu-west-1:111122223333:cluster/demo"},
 	}
-	if !equalConditions(s.Condition, want) {
+	if !maps.EqualFunc(s.Condition, want, maps.Equal) {
 		t.Errorf("conditions: got %v, want %v", s.Condition, want)
 	}
-}
-
-func equalConditions(got, want map[string]map[string]string) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for op, kv := range want {
-		g := got[op]
-		if len(g) != len(kv) {
-			return false
-		}
-		for k, v := range kv {
-			if g[k] != v {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // TestRejectsBadInput: every document names what is missing or wrong.
