@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/pem"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +20,7 @@ import (
 // refusal of STS (here a dead port), and the token never is.
 func TestCheckExaminesToken(t *testing.T) {
 	iss, cert := standintest.TLSIssuer(t, nil)
-	ca := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ca := testenv.WriteFile(t, "ca.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
 	saved := clusterCAPath
 	clusterCAPath = ca
 	t.Cleanup(func() { clusterCAPath = saved })

@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -220,12 +218,9 @@ func TestCheckMinIO(t *testing.T) {
 	readKey, readSecret := "readonly"+testenv.RandomHex(4), testenv.RandomHex(16)
 	srv.Admin(t, "admin", "user", "add", "t", readKey, readSecret)
 	// MinIO's built-in readonly lacks s3:ListBucket; this one has it.
-	readPolicy := filepath.Join(t.TempDir(), "read.json")
-	if err := os.WriteFile(readPolicy, []byte(`{"Version":"2012-10-17","Statement":[`+
+	readPolicy := testenv.WriteFile(t, "read.json", `{"Version":"2012-10-17","Statement":[`+
 		`{"Effect":"Allow","Action":["s3:ListBucket"],"Resource":["arn:aws:s3:::`+bucket+`"]},`+
-		`{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::`+bucket+`/*"]}]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+		`{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::`+bucket+`/*"]}]}`)
 	srv.Admin(t, "admin", "policy", "create", "t", "readlist", readPolicy)
 	srv.Admin(t, "admin", "policy", "attach", "t", "readlist", "--user", readKey)
 	// MinIO can answer before its IAM data has the binding: read it back.
