@@ -57,7 +57,7 @@ common=(
   AWS_ENDPOINT_URL_S3="$endpoint" S3_BUCKET_NAME="$bucket" S3_USE_PATH_STYLE=true
   IMAGE_SOURCE_URL=builtin: UPLOAD_INTERVAL=500ms UPLOAD_COUNT=2 METRICS_ADDR= LOG_FORMAT=text POD_NAME=demo-pod
 )
-failed=()
+problems=()
 for mode in static node-role irsa pod-identity; do
   case $mode in
     static) mode_env=(AWS_ACCESS_KEY_ID="$user" AWS_SECRET_ACCESS_KEY="$secret" AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL_STS="$endpoint") ;;
@@ -79,18 +79,18 @@ for mode in static node-role irsa pod-identity; do
   # it, which uploader check probes, must be denied.
   putonly_policy "$bucket" "$mode/"
   echo "-- uploader check (identity and least-privilege table)"
-  if ! env -i "${run_env[@]}" "$uploader" check; then failed+=("$mode: check"); fi
+  if ! env -i "${run_env[@]}" "$uploader" check; then problems+=("$mode: check"); fi
   echo "-- uploader, two uploads (its log)"
-  if ! env -i "${run_env[@]}" "$uploader" >"$work/run.log" 2>&1; then failed+=("$mode: run"); fi
+  if ! env -i "${run_env[@]}" "$uploader" >"$work/run.log" 2>&1; then problems+=("$mode: run"); fi
   sed 's/^/   /' "$work/run.log"
   echo "-- stored keys under $mode/"
   mc --quiet ls --recursive "demo/$bucket/$mode/" | awk '{print "   " $NF}' | tee "$work/keys"
-  [ "$(grep -vc least-privilege-check "$work/keys")" -ge 2 ] || failed+=("$mode: fewer than 2 images stored")
+  [ "$(grep -vc least-privilege-check "$work/keys")" -ge 2 ] || problems+=("$mode: fewer than 2 images stored")
 done
 
 echo
-if [ ${#failed[@]} -gt 0 ]; then
-  printf 'demo-modes failed: %s\n' "${failed[@]}"
+if [ ${#problems[@]} -gt 0 ]; then
+  printf 'demo-modes failed: %s\n' "${problems[@]}"
   exit 1
 fi
 echo "demo-modes: all four credential modes wrote with a put-only identity"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared by the demo scripts: a work directory cleaned up at exit, background
-# processes stopped at exit, and a MinIO on loopback with a put-only user.
-# Source it after `set -euo pipefail`.
+# processes stopped at exit, and a MinIO on loopback with a put-only user; free
+# ports and random names from test/lib.sh. Source it after `set -euo pipefail`.
 
 PATH="$(go env GOPATH)/bin:$PATH"
 export PATH
@@ -15,8 +15,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=../test/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
+LIB_WORK=$work
 
 # start_minio PORT [NAME=value...]: MinIO on 127.0.0.1:PORT with fresh root
 # credentials and extra environment, data in $work; waits until it serves S3

@@ -22,66 +22,13 @@ set -uo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 cd "$REPO_ROOT" || exit 2
 CI=${CI:-}
-START=$SECONDS
-passed=0 failed=0 skipped=0
-fatal='' broken='' # why every remaining check, or those of this phase, cannot run
 profiles_all=(--profile node-role --profile irsa --profile pod-identity --profile observability)
 
-log() { printf '==> %s\n' "$*" >&2; }
-pass() {
-  printf 'PASS: %s\n' "$1"
-  passed=$((passed + 1))
-}
-fail() {
-  printf 'FAIL: %s%s\n' "$1" "${2:+ ($2)}"
-  failed=$((failed + 1))
-}
-cannot() {
-  if [[ $CI == true ]]; then
-    fail "$1" "cannot run: $2"
-  else
-    printf 'SKIP: %s (cannot run: %s)\n' "$1" "$2"
-    skipped=$((skipped + 1))
-  fi
-}
-# check NAME CMD...: PASS when CMD exits 0; its output (stderr and stdout)
-# is shown on failure. CMD runs in this shell (it may set variables).
-check() {
-  local name=$1 reason
-  shift
-  reason=${fatal:-$broken}
-  if [[ -n $reason ]]; then
-    cannot "$name" "$reason"
-    return 1
-  fi
-  if "$@" >"$WORK/out" 2>&1; then
-    pass "$name"
-  else
-    fail "$name" "$(tail -n 5 "$WORK/out" | tr '\n' ' ' | cut -c1-600)"
-    return 1
-  fi
-}
-# setup NAME CMD...: a step the checks of this phase need (of every later
-# phase with GLOBAL=1); on failure those checks cannot run.
-setup() {
-  local name=$1
-  shift
-  [[ -n $fatal || -n $broken ]] && return 1
-  if ! "$@" >"$WORK/out" 2>&1; then
-    tail -n 20 "$WORK/out" >&2
-    if [[ ${GLOBAL:-0} == 1 ]]; then fatal="$name failed"; else broken="$name failed"; fi
-    fail "setup: $name" "$(tail -n 12 "$WORK/out" | tr '\n' ' ' | cut -c1-1500)"
-    return 1
-  fi
-}
-phase_start=$SECONDS phase_name=''
-phase() {
-  broken=''
-  [[ -n $phase_name ]] && printf 'phase %s: %d s\n' "$phase_name" $((SECONDS - phase_start))
-  phase_name=$1 phase_start=$SECONDS
-}
-
 WORK=$(mktemp -d /tmp/uploader-e2e-compose.XXXXXX)
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=../../lib.sh
+. test/lib.sh
+LIB_WORK=$WORK
 
 # --- tools -------------------------------------------------------------------
 phase tools
@@ -204,15 +151,6 @@ GLOBAL=1 setup "docker compose config --images" list_images
 GLOBAL=1 setup "images.sh ${images[*]}" bash test/e2e/compose/images.sh "${images[@]}"
 
 # --- ports, env --------------------------------------------------------------
-# free_port: a 127.0.0.1 port nothing listens on.
-used_ports=$(ss -Htln | awk '{print $4}' | sed 's/.*://' | sort -u)
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 20000))
-    grep -qx "$p" <<<"$used_ports" || { used_ports+=$'\n'$p; echo "$p"; return; }
-  done
-}
 MINIO_PORT=$(free_port) MINIO_CONSOLE_PORT=$(free_port) METRICS_PORT=$(free_port)
 PROMETHEUS_PORT=$(free_port) GRAFANA_PORT=$(free_port)
 # Like a user's .env: what the suite sets, layered under irsa.env for irsa.
@@ -462,7 +400,4 @@ down_clean() {
 }
 check "docker compose --profile '*' down -v leaves no container, volume or network" down_clean
 
-phase end
-printf 'e2e-compose: total %d s\n' $((SECONDS - START))
-echo "e2e-compose: $passed passed, $failed failed"
-[[ $failed -eq 0 && ($skipped -eq 0 || $CI != true) ]]
+report e2e-compose
