@@ -1,59 +1,14 @@
 # shellcheck shell=bash
-# Shared by test/e2e/run.sh: checks and their PASS/FAIL lines, phases and
-# their timings, background processes stopped by PID at exit, free loopback
-# ports, certificates. Source it after `set -euo pipefail` with $W set to the
-# suite's work directory.
+# Shared by the files of the e2e suite (run.sh, cluster.sh, checks-*.sh):
+# background processes stopped by PID at exit, waiting, certificates,
+# kubeconfigs, token claims; checks, phases and free ports come from
+# test/lib.sh. Source it after `set -euo pipefail` with $REPO_ROOT set and $W
+# the suite's work directory.
 
-passed=0
-failed=0
-phase_name=""
-phase_start=0
-timings=()
-
-# pass NAME / fail NAME [DETAIL]: one line per check.
-pass() {
-  printf 'PASS: %s\n' "$1"
-  passed=$((passed + 1))
-}
-fail() {
-  printf 'FAIL: %s%s\n' "$1" "${2:+ ($2)}"
-  failed=$((failed + 1))
-}
-
-# check NAME CMD...: PASS when CMD exits 0, with its last line of output
-# (what it measured); else FAIL with the end of its output. The commands
-# print what they saw, never a secret or a token.
-check() {
-  local name=$1 out
-  shift
-  if out=$("$@" 2>&1); then
-    out=$(printf '%s' "$out" | tail -n 1 | cut -c1-160)
-    pass "$name${out:+: $out}"
-  else
-    fail "$name" "$(printf '%s' "$out" | tail -c 400 | tr '\n' ' ')"
-  fi
-}
-
-# phase NAME: ends the current phase (printing its time) and starts NAME.
-phase() {
-  end_phase
-  phase_name=$1
-  phase_start=$SECONDS
-  printf '== %s\n' "$phase_name"
-}
-end_phase() {
-  if [[ -n $phase_name ]]; then
-    timings+=("$(printf '%-28s %4d s' "$phase_name" $((SECONDS - phase_start)))")
-    printf -- '-- %s: %d s\n' "$phase_name" $((SECONDS - phase_start))
-  fi
-  phase_name=""
-}
-
-# die MESSAGE: the suite cannot go on; counted as a failure.
-die() {
-  fail "${phase_name:-setup}: $1"
-  exit 1
-}
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+LIB_WORK=$W
 
 # Background processes, stopped in reverse order at exit.
 bg_pids=()
@@ -103,21 +58,6 @@ wait_for() {
     sleep 0.5
   done
 }
-
-# free_port: a TCP port free on 127.0.0.1 now, never one handed out before
-# in this run (the suite binds them a little later). Callers use $(...), so
-# the ports handed out are kept in a file, not a variable.
-free_port() {
-  local p
-  while :; do
-    p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    grep -qx "$p" "$W/ports" 2>/dev/null || break
-  done
-  echo "$p" >>"$W/ports"
-  echo "$p"
-}
-
-random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 # Certificates: one CA, EC P-256 leaves.
 mkca() {
