@@ -23,7 +23,10 @@ func TestImageUploadsHardened(t *testing.T) {
 	bucket := srv.Bucket(t)
 	key, secret := srv.PutOnlyUser(t, bucket, "", "putonly")
 
-	cmd := exec.Command("bash", "run.sh")
+	// Under the podman lock: run.sh's image names are fixed, and a second
+	// run at the same time in the shared store (another checkout on the
+	// machine) would remove them under this one.
+	cmd := exec.Command("flock", "/tmp/uploader-podman.lock", "bash", "run.sh")
 	cmd.Env = append(os.Environ(),
 		"AWS_ENDPOINT_URL_S3="+srv.Endpoint,
 		"S3_BUCKET_NAME="+bucket,
