@@ -12,7 +12,8 @@ import (
 
 // scripts lists every shell script of the delivery side.
 var scripts = []string{"aws/eks-demo.sh", "aws/eks-clean.sh", "aws/lib.sh", "image.sh", "compose/minio-init.sh", "compose/podman-healthchecks.sh",
-	"../test/image/run.sh", "../test/image/build.sh", "../test/e2e/compose/run.sh", "../test/e2e/compose/images.sh"}
+	"../test/image/run.sh", "../test/image/build.sh", "../test/e2e/compose/run.sh", "../test/e2e/compose/images.sh",
+	"../test/e2e/checks-helm.sh", "../test/e2e/helm-plugins/test-layer/layer.sh"}
 
 func TestShellcheck(t *testing.T) {
 	path, err := exec.LookPath("shellcheck")

@@ -170,8 +170,10 @@ stopped_by_signal() {
   echo "gone after ${elapsed} ms"
 }
 
-phase "workloads"
-for o in "${OVERLAYS[@]}"; do
+# workload_checks NAME: the checks of one workload, a test overlay's or a
+# Helm release's (checks-helm.sh).
+workload_checks() {
+  local o=$1
   if [[ $o == *-job ]]; then
     check "$o: Job completes: 3 uploads, exit 0, succeeded 1" job_done "$o" || true
   else
@@ -179,7 +181,7 @@ for o in "${OVERLAYS[@]}"; do
   fi
   if [[ ! -s $W/logs/$o.pod.log ]]; then
     fail "$o: later checks need the pod's log"
-    continue
+    return 0
   fi
   check "$o: log names credential mode $(mode_of "$o")" logged_mode "$o"
   check "$o: region is the ConfigMap's $OVERLAY_REGION, not the webhook's $WEBHOOK_REGION" logged_region "$o"
@@ -191,4 +193,7 @@ for o in "${OVERLAYS[@]}"; do
   else
     check "$o: objects in MinIO byte-identical to the source" objects_identical "$o" 3
   fi
-done
+}
+
+phase "workloads"
+for o in "${OVERLAYS[@]}"; do workload_checks "$o"; done

@@ -234,7 +234,7 @@ wait_for 20 curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' "$IMDS
 # The Pod Identity "associations": namespace/serviceaccount pairs the webhook
 # mutates and the agent accepts.
 pi_identities=()
-for o in "${OVERLAYS[@]}"; do [[ $o == pod-identity-* ]] && pi_identities+=("e2e-$o/uploader"); done
+for o in "${OVERLAYS[@]}" "${HELM_RELEASES[@]}"; do [[ $o == pod-identity-* ]] && pi_identities+=("e2e-$o/uploader"); done
 agent_port=$(free_port)
 AGENT_URL=http://127.0.0.1:$agent_port
 FIXTURE_SECRET_KEY=$uploader_secret start agent "$W/bin/fixture" agent -listen "127.0.0.1:$agent_port" \

@@ -49,6 +49,9 @@ S=$W/suite/test/e2e
 KUBE_VERSION=v1.37.2
 OVERLAYS=(static-keys-job static-keys-deployment node-role-job node-role-deployment
   irsa-job irsa-deployment pod-identity-job pod-identity-deployment)
+# The Helm chart's releases (checks-helm.sh): <mode>-helm-<workload>.
+HELM_RELEASES=(static-keys-helm-job static-keys-helm-deployment node-role-helm-job node-role-helm-deployment
+  irsa-helm-job irsa-helm-deployment pod-identity-helm-job pod-identity-helm-deployment)
 WEBHOOK_REGION=us-west-2 # the "cluster's" region; the overlays say eu-west-1
 OVERLAY_REGION=eu-west-1
 BUCKET=uploader-e2e
@@ -117,6 +120,8 @@ kc() { kubectl --kubeconfig "$W/admin.kubeconfig" "$@"; }
 . "$S/checks-irsa.sh"
 # shellcheck source=test/e2e/checks-pod-identity.sh
 . "$S/checks-pod-identity.sh"
+# shellcheck source=test/e2e/checks-helm.sh
+. "$S/checks-helm.sh"         # the Helm chart, every mode as a Job and a Deployment
 # shellcheck source=test/e2e/checks-rotation.sh
 . "$S/checks-rotation.sh"     # last: waits for the first token's expiry
 }
