@@ -120,6 +120,8 @@ kc() { kubectl --kubeconfig "$W/admin.kubeconfig" "$@"; }
 . "$S/checks-irsa.sh"
 # shellcheck source=test/e2e/checks-pod-identity.sh
 . "$S/checks-pod-identity.sh"
+# shellcheck source=test/e2e/checks-token.sh
+. "$S/checks-token.sh"        # uploader check: the token, its issuer and signature, the CA
 # shellcheck source=test/e2e/checks-helm.sh
 . "$S/checks-helm.sh"         # the Helm chart, every mode as a Job and a Deployment
 # shellcheck source=test/e2e/checks-rotation.sh
