@@ -146,33 +146,30 @@ func TestRequire(t *testing.T) {
 	}
 }
 
-func TestMaskKeyID(t *testing.T) {
-	tests := map[string]string{
-		"":                     "",
-		"AKIAIOSFODNN7EXAMPLE": "AKIA…MPLE",
-		"ASIA0123456789AB":     "ASIA…89AB",
-		"minioroot":            "****root",
-		"short":                "****",
-		"12345678":             "****",
+// TestShownForms checks the functions that turn what the SDK reports into
+// what the uploader shows: a masked key id, the role behind an assumed-role
+// ARN, a provider source as a metric label.
+func TestShownForms(t *testing.T) {
+	funcs := map[string]func(string) string{"MaskKeyID": MaskKeyID, "RoleARN": RoleARN, "SourceLabel": SourceLabel}
+	tests := []struct{ fn, in, want string }{
+		{"MaskKeyID", "", ""},
+		{"MaskKeyID", "AKIAIOSFODNN7EXAMPLE", "AKIA…MPLE"},
+		{"MaskKeyID", "ASIA0123456789AB", "ASIA…89AB"},
+		{"MaskKeyID", "minioroot", "****root"},
+		{"MaskKeyID", "short", "****"},
+		{"MaskKeyID", "12345678", "****"},
+		{"RoleARN", "arn:aws:sts::111122223333:assumed-role/uploader/sess", "arn:aws:iam::111122223333:role/uploader"},
+		{"RoleARN", "arn:aws-cn:sts::111122223333:assumed-role/r/botocore-1", "arn:aws-cn:iam::111122223333:role/r"},
+		{"RoleARN", "arn:aws:iam::111122223333:user/alice", ""},
+		{"RoleARN", "arn:aws:sts::111122223333:federated-user/bob", ""},
+		{"RoleARN", "not an arn", ""},
+		{"SourceLabel", "SharedConfigCredentials: /home/u/.aws/credentials", "SharedConfigCredentials"},
+		{"SourceLabel", "CredentialsEndpointProvider", "CredentialsEndpointProvider"},
+		{"SourceLabel", "", "none"},
 	}
-	for in, want := range tests {
-		if got := MaskKeyID(in); got != want {
-			t.Errorf("MaskKeyID(%q): got %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestRoleARN(t *testing.T) {
-	tests := map[string]string{
-		"arn:aws:sts::111122223333:assumed-role/uploader/sess":   "arn:aws:iam::111122223333:role/uploader",
-		"arn:aws-cn:sts::111122223333:assumed-role/r/botocore-1": "arn:aws-cn:iam::111122223333:role/r",
-		"arn:aws:iam::111122223333:user/alice":                   "",
-		"arn:aws:sts::111122223333:federated-user/bob":           "",
-		"not an arn": "",
-	}
-	for in, want := range tests {
-		if got := RoleARN(in); got != want {
-			t.Errorf("RoleARN(%q): got %q, want %q", in, got, want)
+	for _, tt := range tests {
+		if got := funcs[tt.fn](tt.in); got != tt.want {
+			t.Errorf("%s(%q): got %q, want %q", tt.fn, tt.in, got, tt.want)
 		}
 	}
 }

@@ -153,16 +153,3 @@ func TestMetricNames(t *testing.T) {
 		t.Errorf("second registration: got nil, want an error")
 	}
 }
-
-func TestSourceLabel(t *testing.T) {
-	tests := map[string]string{
-		"SharedConfigCredentials: /home/u/.aws/credentials": "SharedConfigCredentials",
-		"CredentialsEndpointProvider":                       "CredentialsEndpointProvider",
-		"":                                                  "none",
-	}
-	for in, want := range tests {
-		if got := SourceLabel(in); got != want {
-			t.Errorf("SourceLabel(%q): got %q, want %q", in, got, want)
-		}
-	}
-}
