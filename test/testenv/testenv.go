@@ -172,3 +172,19 @@ func WaitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// NoSecrets fails the test when out (what the code under test printed,
+// logged or exported) holds any of secrets, empty ones skipped, or what
+// looks like a JWT: a token's encoded header, and so a raw token, begins
+// "eyJ". A secret found is named by its length only.
+func NoSecrets(t testing.TB, out string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(out, s) {
+			t.Errorf("output holds a secret (%d characters) of this test", len(s))
+		}
+	}
+	if strings.Contains(out, "eyJ") {
+		t.Errorf("output holds what looks like a JWT (a token):\n%s", out)
+	}
+}
