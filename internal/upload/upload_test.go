@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,9 @@ const (
 	large = 12 << 20
 )
 
+// TestUpload stores an image on every path (one streaming PutObject,
+// buffered parts, multipart), with its dimensions as x-amz-meta-width and
+// -height.
 func TestUpload(t *testing.T) {
 	e := newEnv(t)
 	tests := []struct {
@@ -55,7 +59,7 @@ func TestUpload(t *testing.T) {
 			data := randomBytes(tt.size)
 			key := Keys{Host: "test"}.Next("png")
 			size := declared(tt.known, int64(len(data)))
-			res, err := u.Upload(context.Background(), key, onlyReader{bytes.NewReader(data)}, size, Metadata{ContentType: "image/png"})
+			res, err := u.Upload(context.Background(), key, onlyReader{bytes.NewReader(data)}, size, Metadata{ContentType: "image/png", Width: 16383, Height: 9000})
 			if err != nil {
 				t.Fatalf("upload: got %v, want nil", err)
 			}
@@ -87,6 +91,9 @@ func TestUpload(t *testing.T) {
 			}
 			if got := aws.ToString(head.ChecksumCRC32) != ""; got != wantChecksum {
 				t.Errorf("got stored CRC32 %q, want one: %v", aws.ToString(head.ChecksumCRC32), wantChecksum)
+			}
+			if want := map[string]string{"width": "16383", "height": "9000"}; !maps.Equal(head.Metadata, want) {
+				t.Errorf("metadata: got %v, want %v", head.Metadata, want)
 			}
 		})
 	}
