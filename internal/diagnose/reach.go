@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
@@ -98,23 +97,25 @@ func stsUnreachable(operation, at, what string) []Diagnosis {
 }
 
 // unreachableHow says how a request without an answer failed, or "" when
-// err is not a network failure.
+// err is not a network failure: failure.NetworkCause's verdict, worded for
+// a person, with the name that did not resolve.
 func unreachableHow(err error) string {
 	var dns *net.DNSError
-	var ne net.Error
-	switch {
-	case errors.As(err, &dns):
+	if errors.As(err, &dns) {
 		return fmt.Sprintf("the name %s did not resolve (DNS)", dns.Name)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return "no route to the endpoint"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "no answer before the deadline (timeout): packets dropped on the way, or the endpoint never answered"
-	case errors.As(err, &ne):
-		return "network error: " + truncate(ne.Error(), 200)
 	}
-	return ""
+	switch cause := failure.NetworkCause(err); cause {
+	case failure.ReasonOther:
+		return ""
+	case failure.ReasonTimeout:
+		return "no answer before the deadline (timeout): packets dropped on the way, or the endpoint never answered"
+	case failure.ReasonNetwork:
+		var ne net.Error
+		errors.As(err, &ne)
+		return "network error: " + truncate(ne.Error(), 200)
+	default:
+		return cause
+	}
 }
 
 // urlOf returns the URL of the request a transport error names, or "".
